@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LearnsiteConfig(AppConfig):
+    name = "learnsite"
+    verbose_name = "Learn site"

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from learnsite import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("quizzes/", include("quizzes.urls")),
+    path("sandbox/", include("sandbox.urls")),
+    path("live/", include("live.urls")),
+    path("", include("lessons.urls")),
+]
+
+handler400 = "learnsite.errors.bad_request"
+handler403 = "learnsite.errors.permission_denied"
+handler404 = "learnsite.errors.page_not_found"
+handler500 = "learnsite.errors.server_error"

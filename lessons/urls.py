@@ -1,0 +1,10 @@
+from django.urls import path
+
+from lessons import views
+
+app_name = "lessons"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
+    path("lessons/<slug:slug>/", views.lesson_detail, name="detail"),
+]
