@@ -35,3 +35,12 @@ def course_progress(*, request: HttpRequest, lesson_slugs: list[str]) -> dict[st
         slug: LessonProgress(slug, "read" if slug in read else "not-started", None, None)
         for slug in lesson_slugs
     }
+
+
+def prediction_record(
+    *, request: HttpRequest, prediction_id: str, lesson_slug: str, answer: str, correct: bool
+) -> None:
+    """A "predict, then run" answer, counted as a quiz answer in the learner's progress."""
+    predictions = dict(request.session.get("predictions", {}))
+    predictions[prediction_id] = {"lesson": lesson_slug, "answer": answer, "correct": correct}
+    request.session["predictions"] = predictions
