@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "quizzes",
     "sandbox",
     "live",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +156,13 @@ REDIS_MODE = ENV.redis_mode
 CONTENT_DIR = ENV.content_dir
 # Content is re-read when its files change in development; in production it is read once.
 CONTENT_AUTO_RELOAD = DEBUG
+# Each content loader offers a `content_errors() -> list[ContentError]`; validate_content and
+# start-up run them all and refuse invalid content.
+CONTENT_CHECKS = [
+    "lessons.loader.content_errors",
+    "quizzes.loader.content_errors",
+    "console.predictions.content_errors",
+]
 
 LOGGING = {
     "version": 1,

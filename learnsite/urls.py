@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("quizzes/", include("quizzes.urls")),
+    path("sandbox/console/", include("console.urls")),
     path("sandbox/", include("sandbox.urls")),
     path("live/", include("live.urls")),
     path("", include("lessons.urls")),
