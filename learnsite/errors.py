@@ -7,6 +7,7 @@ from django.template import loader
 
 
 def _render(request: HttpRequest, status: int, title: str, advice: str) -> HttpResponse:
+    body: str
     try:
         body = loader.render_to_string(
             "error.html", {"status": status, "title": title, "advice": advice}, request
@@ -17,25 +18,46 @@ def _render(request: HttpRequest, status: int, title: str, advice: str) -> HttpR
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _render(request, 400, "Bad request", "The request could not be understood. "
-                   "Go back, check what you entered and try again.")
+    return _render(
+        request,
+        400,
+        "Bad request",
+        "The request could not be understood. Go back, check what you entered and try again.",
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _render(request, 403, "Forbidden", "This action was refused. If a form expired, "
-                   "reload the page and submit it again.")
+    return _render(
+        request,
+        403,
+        "Forbidden",
+        "This action was refused. If a form expired, reload the page and submit it again.",
+    )
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return _render(request, 404, "Page not found", "Nothing lives at this address. "
-                   "Start again from the course home.")
+    return _render(
+        request,
+        404,
+        "Page not found",
+        "Nothing lives at this address. Start again from the course home.",
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _render(request, 500, "Something went wrong on our side", "Nothing you did was lost. "
-                   "Try again in a moment; if it keeps happening, tell us.")
+    return _render(
+        request,
+        500,
+        "Something went wrong on our side",
+        "Nothing you did was lost. Try again in a moment; if it keeps happening, tell us.",
+    )
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return _render(request, 403, "Form expired", "This form was out of date or came from "
-                   "elsewhere. Reload the page and submit it again; nothing was recorded.")
+    return _render(
+        request,
+        403,
+        "Form expired",
+        "This form was out of date or came from "
+        "elsewhere. Reload the page and submit it again; nothing was recorded.",
+    )

@@ -17,7 +17,9 @@ def _apply(response: HttpResponseBase) -> HttpResponseBase:
 def security_headers_middleware(
     get_response: Callable[[HttpRequest], HttpResponseBase]
     | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
-) -> Callable[[HttpRequest], HttpResponseBase] | Callable[[HttpRequest], Awaitable[HttpResponseBase]]:
+) -> (
+    Callable[[HttpRequest], HttpResponseBase] | Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+):
     """Adds the Content-Security-Policy (no inline script) and a Permissions-Policy.
 
     Works in both sync and async stacks so streaming views stay async end to end.
@@ -25,7 +27,7 @@ def security_headers_middleware(
     if iscoroutinefunction(get_response):
 
         async def amiddleware(request: HttpRequest) -> HttpResponseBase:
-            response = await get_response(request)  # type: ignore[misc]
+            response = await get_response(request)
             return _apply(response)
 
         markcoroutinefunction(amiddleware)

@@ -59,8 +59,23 @@ def start_private_redis(port: int | None = None) -> FoundRedis:
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="learnsite-redis-")
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--daemonize", "no", "--loglevel", "warning"],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -96,8 +111,12 @@ def start_embedded_redis() -> FoundRedis:
         server.shutdown()
         server.server_close()
 
-    return FoundRedis(f"redis://127.0.0.1:{port}/0", "embedded",
-                      f"embedded fakeredis TCP server on port {port}", stop)
+    return FoundRedis(
+        f"redis://127.0.0.1:{port}/0",
+        "embedded",
+        f"embedded fakeredis TCP server on port {port}",
+        stop,
+    )
 
 
 def find_redis(*, allow_embedded: bool = True) -> FoundRedis:
@@ -133,12 +152,26 @@ def main() -> int:
     if found.mode == "embedded":
         print(EMBEDDED_BANNER, flush=True)
     workers = max(1, settings_env.web_concurrency)
-    cmd = [sys.executable, "-m", "uvicorn", "learnsite.asgi:application",
-           "--host", os.environ.get("HOST", "127.0.0.1"), "--port", str(settings_env.port),
-           "--workers", str(workers), "--timeout-graceful-shutdown", "3",
-           "--no-server-header"]
-    print(f"Serving on http://127.0.0.1:{settings_env.port} with {workers} uvicorn "
-          "worker(s). Ctrl-C stops everything.", flush=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "learnsite.asgi:application",
+        "--host",
+        os.environ.get("HOST", "127.0.0.1"),
+        "--port",
+        str(settings_env.port),
+        "--workers",
+        str(workers),
+        "--timeout-graceful-shutdown",
+        "3",
+        "--no-server-header",
+    ]
+    print(
+        f"Serving on http://127.0.0.1:{settings_env.port} with {workers} uvicorn "
+        "worker(s). Ctrl-C stops everything.",
+        flush=True,
+    )
     server = subprocess.Popen(cmd, env=child_env)
 
     def forward(signum: int, _frame: object) -> None:

@@ -81,7 +81,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "db.sqlite3",
+            "NAME": str(BASE_DIR / "db.sqlite3"),
             # WAL lets readers go on while one writer writes; busy timeout rides out
             # short locks instead of failing at once.
             "OPTIONS": {

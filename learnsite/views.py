@@ -25,6 +25,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     redis_health = broker.health()
     ok = database["state"] == "ok" and redis_health.state != "down"
     return JsonResponse(
-        {"status": "ok" if ok else "degraded", "database": database, "redis": redis_health.as_dict()},
+        {
+            "status": "ok" if ok else "degraded",
+            "database": database,
+            "redis": redis_health.as_dict(),
+        },
         status=200 if ok else 503,
     )

@@ -38,7 +38,9 @@ def _real_redis_url() -> str | None:
 @pytest.fixture(scope="session")
 def real_redis_url() -> Iterator[str]:
     url = _real_redis_url()
-    require(url is not None, "no Redis server: set REDIS_URL, run one on 6379 or install redis-server")
+    require(
+        url is not None, "no Redis server: set REDIS_URL, run one on 6379 or install redis-server"
+    )
     assert url is not None
     yield url
     if _private is not None:
@@ -105,9 +107,16 @@ def browser() -> Iterator[Any]:
         instance = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-dev-shm-usage"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ],
         )
         yield instance
         instance.close()
@@ -147,9 +156,7 @@ def fake_redis(monkeypatch: pytest.MonkeyPatch) -> Any:
     sync = fakeredis.FakeRedis(server=server)
     monkeypatch.setattr(broker, "client", lambda: sync)
     monkeypatch.setattr(broker, "new_client", lambda **_: fakeredis.FakeRedis(server=server))
-    monkeypatch.setattr(
-        broker, "async_client", lambda: fakeredis.FakeAsyncRedis(server=server)
-    )
+    monkeypatch.setattr(broker, "async_client", lambda: fakeredis.FakeAsyncRedis(server=server))
     monkeypatch.setattr(
         broker, "new_async_client", lambda **_: fakeredis.FakeAsyncRedis(server=server)
     )

@@ -48,27 +48,56 @@ def make_database() -> Database:
 def migrate(database: Database) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=BASE_DIR, env=os.environ | {"DATABASE_URL": database.url}, check=True,
+        cwd=BASE_DIR,
+        env=os.environ | {"DATABASE_URL": database.url},
+        check=True,
     )
 
 
 class AsgiServer:
-    def __init__(self, *, database: Database, redis_url: str, extra_env: dict[str, str] | None = None,
-                 workers: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        redis_url: str,
+        extra_env: dict[str, str] | None = None,
+        workers: int = 1,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.database = database
-        self.log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)
-        env = os.environ | {
-            "DATABASE_URL": database.url,
-            "REDIS_URL": redis_url,
-            "DEBUG": "1",
-            "PYTHONUNBUFFERED": "1",
-        } | (extra_env or {})
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
+            prefix="uvicorn-", suffix=".log", delete=False
+        )
+        env = (
+            os.environ
+            | {
+                "DATABASE_URL": database.url,
+                "REDIS_URL": redis_url,
+                "DEBUG": "1",
+                "PYTHONUNBUFFERED": "1",
+            }
+            | (extra_env or {})
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "learnsite.asgi:application", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(workers), "--timeout-graceful-shutdown", "2"],
-            cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "learnsite.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--timeout-graceful-shutdown",
+                "2",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self._wait_ready()
 
