@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py validate_content
 
 run: setup
