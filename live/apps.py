@@ -1,5 +1,8 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
 class LiveConfig(AppConfig):
     name = "live"
+    verbose_name = "Live match feed"
