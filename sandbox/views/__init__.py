@@ -1,0 +1,1 @@
+"""Views of the sandbox, one module per piece: playground, chat, demo."""
