@@ -72,56 +72,101 @@ def load_bank(
             continue
         if practice.lesson_slug in sets:
             other = sets[practice.lesson_slug].path.name
-            problems.append(Problem(path, 2, f"lesson '{practice.lesson_slug}' already has a "
-                                             f"practice set in {other}; keep one file per lesson"))
+            problems.append(
+                Problem(
+                    path,
+                    2,
+                    f"lesson '{practice.lesson_slug}' already has a "
+                    f"practice set in {other}; keep one file per lesson",
+                )
+            )
             continue
         if lessons is not None and practice.lesson_slug not in lessons:
             known = ", ".join(sorted(lessons)) or "(no lessons found)"
-            problems.append(Problem(path, 2, f"lesson '{practice.lesson_slug}' does not exist; "
-                                             f"write one of: {known}"))
+            problems.append(
+                Problem(
+                    path,
+                    2,
+                    f"lesson '{practice.lesson_slug}' does not exist; write one of: {known}",
+                )
+            )
         sets[practice.lesson_slug] = practice
         for question in practice.questions:
             if question.id in questions:
                 first = questions[question.id]
-                problems.append(Problem(path, question.line, f"question id '{question.id}' is "
-                                                             f"already used in {first.path.name}:"
-                                                             f"{first.line}; ids must be unique"))
+                problems.append(
+                    Problem(
+                        path,
+                        question.line,
+                        f"question id '{question.id}' is "
+                        f"already used in {first.path.name}:"
+                        f"{first.line}; ids must be unique",
+                    )
+                )
                 continue
             questions[question.id] = question
             for option in question.options:
                 if option.mistake_id and option.mistake_id not in mistakes:
-                    problems.append(Problem(path, option.line, f"question '{question.id}' names "
-                                                               f"unknown mistake "
-                                                               f"'{option.mistake_id}'; add it "
-                                                               "to content/misconceptions.md or "
-                                                               "use a listed id"))
+                    problems.append(
+                        Problem(
+                            path,
+                            option.line,
+                            f"question '{question.id}' names "
+                            f"unknown mistake "
+                            f"'{option.mistake_id}'; add it "
+                            "to content/misconceptions.md or "
+                            "use a listed id",
+                        )
+                    )
     used = {m for q in questions.values() for m in q.mistake_ids}
     for mistake in mistakes.values():
         if mistake.id not in used:
-            problems.append(Problem(mistake.path, mistake.line, f"mistake '{mistake.id}' is not "
-                                                                "named by any wrong option; use "
-                                                                "it in a question or remove it"))
+            problems.append(
+                Problem(
+                    mistake.path,
+                    mistake.line,
+                    f"mistake '{mistake.id}' is not "
+                    "named by any wrong option; use "
+                    "it in a question or remove it",
+                )
+            )
         if lessons is None:
             continue
         lesson = lessons.get(mistake.lesson_slug)
         if lesson is None:
-            problems.append(Problem(mistake.path, mistake.line, f"mistake '{mistake.id}': lesson "
-                                                                f"'{mistake.lesson_slug}' does "
-                                                                "not exist"))
+            problems.append(
+                Problem(
+                    mistake.path,
+                    mistake.line,
+                    f"mistake '{mistake.id}': lesson '{mistake.lesson_slug}' does not exist",
+                )
+            )
         elif mistake.anchor not in lesson.heading_ids:
             ids = ", ".join(sorted(lesson.heading_ids))
-            problems.append(Problem(mistake.path, mistake.line, f"mistake '{mistake.id}': "
-                                                                f"lesson '{lesson.slug}' has no "
-                                                                f"section '#{mistake.anchor}'; "
-                                                                f"its sections are: {ids}"))
+            problems.append(
+                Problem(
+                    mistake.path,
+                    mistake.line,
+                    f"mistake '{mistake.id}': "
+                    f"lesson '{lesson.slug}' has no "
+                    f"section '#{mistake.anchor}'; "
+                    f"its sections are: {ids}",
+                )
+            )
     if lessons is not None:
         for slug in lessons:
             count = len(sets[slug].questions) if slug in sets else 0
             if count < MIN_QUESTIONS_PER_LESSON:
                 where = sets[slug].path if slug in sets else content_dir / "quizzes"
-                problems.append(Problem(where, 1, f"lesson '{slug}' has {count} practice "
-                                                  f"questions; write at least "
-                                                  f"{MIN_QUESTIONS_PER_LESSON}"))
+                problems.append(
+                    Problem(
+                        where,
+                        1,
+                        f"lesson '{slug}' has {count} practice "
+                        f"questions; write at least "
+                        f"{MIN_QUESTIONS_PER_LESSON}",
+                    )
+                )
         order = {slug: i for i, slug in enumerate(lessons)}
         sets = dict(sorted(sets.items(), key=lambda item: order.get(item[0], len(order))))
     return QuizBank(sets=sets, questions=questions, mistakes=mistakes), problems
@@ -150,9 +195,7 @@ _cache: dict[str, Any] = {}
 
 def _fingerprint(content_dir: Path) -> tuple[tuple[str, int, int], ...]:
     paths = [content_dir / "misconceptions.md", *sorted((content_dir / "quizzes").glob("*.md"))]
-    return tuple(
-        (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths if p.exists()
-    )
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths if p.exists())
 
 
 def get_bank() -> QuizBank:

@@ -122,8 +122,18 @@ def render_inline(text: str) -> str:
 def _front_matter(path: Path, lines: list[str]) -> tuple[dict[str, str], int, list[Problem]]:
     """Returns the front matter, the index of the first body line, and problems."""
     if not lines or lines[0].strip() != "---":
-        return {}, 0, [Problem(path, 1, "start the file with front matter: a line '---', "
-                                        "'lesson: <lesson-slug>', 'title: <title>', '---'")]
+        return (
+            {},
+            0,
+            [
+                Problem(
+                    path,
+                    1,
+                    "start the file with front matter: a line '---', "
+                    "'lesson: <lesson-slug>', 'title: <title>', '---'",
+                )
+            ],
+        )
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
     except StopIteration:
@@ -136,8 +146,11 @@ def _front_matter(path: Path, lines: list[str]) -> tuple[dict[str, str], int, li
         return {}, end + 1, [Problem(path, 2, "front matter must be 'key: value' lines")]
     problems = []
     for key in sorted(set(map(str, data)) - FRONT_KEYS):
-        problems.append(Problem(path, 2, f"unknown front matter key '{key}': "
-                                         "only 'lesson' and 'title' are allowed"))
+        problems.append(
+            Problem(
+                path, 2, f"unknown front matter key '{key}': only 'lesson' and 'title' are allowed"
+            )
+        )
     for key in sorted(FRONT_KEYS - set(map(str, data))):
         problems.append(Problem(path, 2, f"front matter is missing '{key}'"))
     return {str(k): str(v) for k, v in data.items()}, end + 1, problems
@@ -167,22 +180,35 @@ def parse_quiz_file(path: Path) -> tuple[PracticeSet | None, list[Problem]]:
             heading = raw[3:].strip()
             match = re.fullmatch(r"Question\s+(\S+)", heading)
             if not match:
-                problems.append(Problem(path, number, f"'{raw.strip()}': a '##' heading must be "
-                                                      "'## Question <id>'"))
+                problems.append(
+                    Problem(
+                        path, number, f"'{raw.strip()}': a '##' heading must be '## Question <id>'"
+                    )
+                )
                 current = None
                 continue
             qid = match.group(1)
             if not ID_RE.match(qid):
-                problems.append(Problem(path, number, f"question id '{qid}' must be lowercase "
-                                                      "letters, digits and hyphens"))
+                problems.append(
+                    Problem(
+                        path,
+                        number,
+                        f"question id '{qid}' must be lowercase letters, digits and hyphens",
+                    )
+                )
             current = _Draft(id=qid, line=number, source=[raw])
             drafts.append(current)
             section, last_option = "stem", False
             continue
         if current is None:
             if raw.strip():
-                problems.append(Problem(path, number, "text outside a question: start each "
-                                                      "question with '## Question <id>'"))
+                problems.append(
+                    Problem(
+                        path,
+                        number,
+                        "text outside a question: start each question with '## Question <id>'",
+                    )
+                )
             continue
         option = OPTION_RE.match(raw)
         tag = MISTAKE_TAG_RE.match(raw)
@@ -190,8 +216,14 @@ def parse_quiz_file(path: Path) -> tuple[PracticeSet | None, list[Problem]]:
             section, last_option = "solution", False
             current.solution_line = number
         elif raw.startswith("#"):
-            problems.append(Problem(path, number, f"unexpected heading '{raw.strip()}': inside a "
-                                                  "question only '### Solution' is allowed"))
+            problems.append(
+                Problem(
+                    path,
+                    number,
+                    f"unexpected heading '{raw.strip()}': inside a "
+                    "question only '### Solution' is allowed",
+                )
+            )
         elif section in ("stem", "options") and option:
             section, last_option = "options", True
             correct = option.group(1) in "xX"
@@ -204,9 +236,15 @@ def parse_quiz_file(path: Path) -> tuple[PracticeSet | None, list[Problem]]:
                 in_fence = True
             current.stem.append(raw)
         elif section == "options" and raw.strip():
-            problems.append(Problem(path, number, "after the options write '### Solution'; "
-                                                  "an option is one line '- [ ] text' followed "
-                                                  "by an indented 'mistake: <id>' line"))
+            problems.append(
+                Problem(
+                    path,
+                    number,
+                    "after the options write '### Solution'; "
+                    "an option is one line '- [ ] text' followed "
+                    "by an indented 'mistake: <id>' line",
+                )
+            )
         elif section == "solution" and raw.strip():
             step = STEP_RE.match(raw)
             if raw.startswith("Final answer:"):
@@ -219,9 +257,15 @@ def parse_quiz_file(path: Path) -> tuple[PracticeSet | None, list[Problem]]:
                 line, step_text = current.steps[-1]
                 current.steps[-1] = (line, f"{step_text} {raw.strip()}")
             else:
-                problems.append(Problem(path, number, "in a solution write numbered steps "
-                                                      "('1. ...'), then 'Final answer: ...' and "
-                                                      "'Quick check: ...'"))
+                problems.append(
+                    Problem(
+                        path,
+                        number,
+                        "in a solution write numbered steps "
+                        "('1. ...'), then 'Final answer: ...' and "
+                        "'Quick check: ...'",
+                    )
+                )
         if not raw.strip():
             last_option = last_option and section == "options"
     questions = []
@@ -243,36 +287,75 @@ def _freeze(path: Path, lesson: str, draft: _Draft) -> tuple[Question | None, li
     where = f"question '{draft.id}'"
     stem = "\n".join(draft.stem).strip()
     if not stem:
-        problems.append(Problem(path, draft.line, f"{where} has no question text: write it "
-                                                  "under the '## Question' heading"))
+        problems.append(
+            Problem(
+                path,
+                draft.line,
+                f"{where} has no question text: write it under the '## Question' heading",
+            )
+        )
     if len(draft.options) != 4:
-        problems.append(Problem(path, draft.line, f"{where} has {len(draft.options)} options; "
-                                                  "write exactly four lines '- [ ] ...', one of "
-                                                  "them '- [x] ...' for the right answer"))
+        problems.append(
+            Problem(
+                path,
+                draft.line,
+                f"{where} has {len(draft.options)} options; "
+                "write exactly four lines '- [ ] ...', one of "
+                "them '- [x] ...' for the right answer",
+            )
+        )
     correct = [o for o in draft.options if o[1]]
     if len(correct) != 1:
-        problems.append(Problem(path, draft.line, f"{where} has {len(correct)} options marked "
-                                                  "right; mark exactly one with '- [x]'"))
+        problems.append(
+            Problem(
+                path,
+                draft.line,
+                f"{where} has {len(correct)} options marked right; mark exactly one with '- [x]'",
+            )
+        )
     for line, is_correct, _text, mistake, tag_line in draft.options:
         if is_correct and mistake is not None:
-            problems.append(Problem(path, tag_line or line, f"{where}: the right option has a "
-                                                            "'mistake:' tag; remove it (only "
-                                                            "wrong options name a mistake)"))
+            problems.append(
+                Problem(
+                    path,
+                    tag_line or line,
+                    f"{where}: the right option has a "
+                    "'mistake:' tag; remove it (only "
+                    "wrong options name a mistake)",
+                )
+            )
         if not is_correct and not mistake:
-            problems.append(Problem(path, line, f"{where}: this wrong option names no mistake; "
-                                                "add an indented line 'mistake: <id>' under it "
-                                                "with an id from content/misconceptions.md"))
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"{where}: this wrong option names no mistake; "
+                    "add an indented line 'mistake: <id>' under it "
+                    "with an id from content/misconceptions.md",
+                )
+            )
     if draft.solution_line is None:
         problems.append(Problem(path, draft.line, f"{where} has no '### Solution' section"))
     elif not draft.steps:
-        problems.append(Problem(path, draft.solution_line, f"{where}: the solution has no steps; "
-                                                           "write at least one '1. ...' line"))
+        problems.append(
+            Problem(
+                path,
+                draft.solution_line,
+                f"{where}: the solution has no steps; write at least one '1. ...' line",
+            )
+        )
     if not draft.final_answer:
-        problems.append(Problem(path, draft.solution_line or draft.line,
-                                f"{where} has no 'Final answer: ...' line"))
+        problems.append(
+            Problem(
+                path, draft.solution_line or draft.line, f"{where} has no 'Final answer: ...' line"
+            )
+        )
     if not draft.quick_check:
-        problems.append(Problem(path, draft.solution_line or draft.line,
-                                f"{where} has no 'Quick check: ...' line"))
+        problems.append(
+            Problem(
+                path, draft.solution_line or draft.line, f"{where} has no 'Quick check: ...' line"
+            )
+        )
     if problems:
         return None, problems
     options = tuple(
@@ -299,8 +382,14 @@ def parse_catalog(path: Path) -> tuple[dict[str, Mistake], list[Problem]]:
     problems: list[Problem] = []
     mistakes: dict[str, Mistake] = {}
     if not path.exists():
-        return {}, [Problem(path, 1, "the mistake catalog is missing: create it with one "
-                                     "'## <mistake-id>' section per mistake")]
+        return {}, [
+            Problem(
+                path,
+                1,
+                "the mistake catalog is missing: create it with one "
+                "'## <mistake-id>' section per mistake",
+            )
+        ]
     entries: list[tuple[str, int, dict[str, tuple[int, str]]]] = []
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if raw.startswith("## "):
@@ -313,31 +402,59 @@ def parse_catalog(path: Path) -> tuple[dict[str, Mistake], list[Problem]]:
                     line, text_ = entries[-1][2]["why"]
                     entries[-1][2]["why"] = (line, f"{text_} {raw.strip()}")
                     continue
-                problems.append(Problem(path, number, "write 'Name: ...', 'Fix: <lesson-slug>#"
-                                                      "<section-id>' or 'Why: ...' lines "
-                                                      "under a mistake"))
+                problems.append(
+                    Problem(
+                        path,
+                        number,
+                        "write 'Name: ...', 'Fix: <lesson-slug>#"
+                        "<section-id>' or 'Why: ...' lines "
+                        "under a mistake",
+                    )
+                )
                 continue
             entries[-1][2][key] = (number, value.strip())
     for mistake_id, line, fields in entries:
         if not ID_RE.match(mistake_id):
-            problems.append(Problem(path, line, f"mistake id '{mistake_id}' must be lowercase "
-                                                "letters, digits and hyphens"))
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"mistake id '{mistake_id}' must be lowercase letters, digits and hyphens",
+                )
+            )
             continue
         if mistake_id in mistakes:
-            problems.append(Problem(path, line, f"mistake id '{mistake_id}' is used twice; "
-                                                "give each mistake its own id"))
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"mistake id '{mistake_id}' is used twice; give each mistake its own id",
+                )
+            )
             continue
         missing = [k for k in ("name", "fix", "why") if not fields.get(k, (0, ""))[1]]
         if missing:
-            problems.append(Problem(path, line, f"mistake '{mistake_id}' is missing "
-                                                + ", ".join(f"'{m.title()}:'" for m in missing)))
+            problems.append(
+                Problem(
+                    path,
+                    line,
+                    f"mistake '{mistake_id}' is missing "
+                    + ", ".join(f"'{m.title()}:'" for m in missing),
+                )
+            )
             continue
         fix_line, fix = fields["fix"]
         slug, sep, anchor = fix.partition("#")
         if not sep or not slug or not anchor:
-            problems.append(Problem(path, fix_line, f"mistake '{mistake_id}': 'Fix:' must be "
-                                                    "<lesson-slug>#<section-id>, e.g. "
-                                                    "publish-and-subscribe#listening-for-messages"))
+            problems.append(
+                Problem(
+                    path,
+                    fix_line,
+                    f"mistake '{mistake_id}': 'Fix:' must be "
+                    "<lesson-slug>#<section-id>, e.g. "
+                    "publish-and-subscribe#listening-for-messages",
+                )
+            )
             continue
         mistakes[mistake_id] = Mistake(
             id=mistake_id,
