@@ -70,7 +70,7 @@ async def _release(pubsub: PubSub, client: aredis.Redis) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(_unsubscribe_all(pubsub), timeout=1.0)
     with contextlib.suppress(Exception):
-        await pubsub.aclose()
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
     with contextlib.suppress(Exception):
         await client.aclose()
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-untyped-call"
 """The little app of the blocking-versus-thread demo.
 
 The page shows these two functions with ``inspect.getsource``: what the learner reads is

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -134,7 +135,7 @@ def render_line(message: dict[str, Any]) -> str | None:
 
 
 @require_GET
-async def events(request: HttpRequest, room: str) -> HttpResponse:
+async def events(request: HttpRequest, room: str) -> HttpResponseBase:
     learner = await alearner_key(request)
     try:
         cleaned = names.clean_room(room)

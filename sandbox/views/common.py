@@ -6,7 +6,8 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django_htmx.middleware import HtmxDetails
@@ -70,12 +71,10 @@ async def _once(*chunks: str) -> AsyncIterator[str]:
         yield chunk
 
 
-def stream_refusal(request: HttpRequest, message: str, *, state: str = "error") -> HttpResponse:
+def stream_refusal(request: HttpRequest, message: str, *, state: str = "error") -> HttpResponseBase:
     """Refuse to open a stream. An EventSource gets a 200 stream with one ``end`` event
     (it would retry a 4xx for ever); anything else gets a plain 400."""
     if "text/event-stream" not in request.headers.get("Accept", ""):
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
     html = render_to_string("sandbox/_status.html", {"state": state, "message": message})
-    body = _once("retry: 60000\n\n", sse.event("end", html))
-    response: StreamingHttpResponse = sse.response(body)
-    return response
+    return sse.response(_once("retry: 60000\n\n", sse.event("end", html)))

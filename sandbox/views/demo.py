@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -138,13 +139,14 @@ async def _run_events(run: runs.Run) -> AsyncIterator[str]:
 
 
 @require_GET
-async def events(request: HttpRequest, token: str) -> HttpResponse:
+async def events(request: HttpRequest, token: str) -> HttpResponseBase:
     learner = await alearner_key(request)
     try:
         value = await broker.async_client().getdel(runs.token_key(token[:64]))
     except broker.UNAVAILABLE_ERRORS:
         return stream_refusal(request, redis_down_text(), state="down")
-    owner, _, mode = (value or b"").decode().partition("|")
+    text = value.decode() if isinstance(value, bytes) else (value or "")
+    owner, _, mode = text.partition("|")
     if owner != learner:
         return stream_refusal(
             request, "This run has ended or its link expired. Start a new run.", state="ended"

@@ -110,8 +110,10 @@ def test_two_embeds_on_one_page_never_share_ids(db: Any, rf: RequestFactory) -> 
     request = rf.get("/lessons/x/")
     request.session = SessionStore()
     template = Template(
-        '{% include "sandbox/embeds/playground.html" %}{% include "sandbox/embeds/playground.html" %}'
-        '{% include "sandbox/embeds/blocking_demo.html" %}{% include "sandbox/embeds/chat.html" %}'
+        '{% include "sandbox/embeds/playground.html" %}'
+        '{% include "sandbox/embeds/playground.html" %}'
+        '{% include "sandbox/embeds/blocking_demo.html" %}'
+        '{% include "sandbox/embeds/chat.html" %}'
         '{% include "sandbox/embeds/chat.html" with embed_arg="lobby" %}'
     )
     html = template.render(Context({"request": request, "embed_arg": None, "lesson": None}))
