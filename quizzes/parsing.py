@@ -166,6 +166,7 @@ def parse_quiz_file(path: Path) -> tuple[PracticeSet | None, list[Problem]]:
     section = "none"  # "stem", "options", "solution"
     in_fence = False
     last_option = False
+    stray_reported = False
     for index in range(start, len(lines)):
         raw = lines[index]
         number = index + 1
@@ -185,7 +186,7 @@ def parse_quiz_file(path: Path) -> tuple[PracticeSet | None, list[Problem]]:
                         path, number, f"'{raw.strip()}': a '##' heading must be '## Question <id>'"
                     )
                 )
-                current = None
+                current, stray_reported = None, True
                 continue
             qid = match.group(1)
             if not ID_RE.match(qid):
@@ -201,7 +202,8 @@ def parse_quiz_file(path: Path) -> tuple[PracticeSet | None, list[Problem]]:
             section, last_option = "stem", False
             continue
         if current is None:
-            if raw.strip():
+            if raw.strip() and not stray_reported:
+                stray_reported = True
                 problems.append(
                     Problem(
                         path,
