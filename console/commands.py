@@ -243,7 +243,7 @@ def _pubsub(name: str, args: list[bytes], ns: Namespace) -> Prepared:
             "PUBSUB NUMSUB",
             "plain",
             (b"PUBSUB", b"NUMSUB", *channels),
-            fix=lambda reply, n: [n.strip(x) if i % 2 == 0 else x for i, x in enumerate(reply)],
+            fix=_strip_numsub,
         )
     if sub == b"NUMPAT":
         if len(args) > 1:
