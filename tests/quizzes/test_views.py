@@ -1,0 +1,280 @@
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from quizzes.loader import QuizBank
+from quizzes.models import Answer, Learner, LessonRead, QuizAttempt
+from quizzes.shuffle import label_of
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_small_bank")]
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _form(client: Client, url: str = "/quizzes/intro/") -> dict[str, str]:
+    """The hidden fields of the first unanswered question on the page."""
+    html = client.get(url).content.decode()
+    form = html[html.index('class="quiz-form"') :]
+    fields = dict(re.findall(r'name="(attempt|question|version|number)" value="([^"]*)"', form)[:4])
+    return fields
+
+
+def _post(client: Client, fields: dict[str, str], option: str, **extra: Any) -> Any:
+    return client.post("/quizzes/answer/", fields | {"option": option}, **extra)
+
+
+def test_quiz_page_shows_questions_with_shuffled_labels(
+    client: Client, small_bank: QuizBank
+) -> None:
+    response = client.get("/quizzes/intro/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count('class="quiz-question"') == 4
+    attempt = QuizAttempt.objects.get()
+    question = small_bank.questions["q-one"]
+    right = label_of(question, attempt.seed, "o1")
+    assert re.search(
+        rf'id="q-q-one-o1" required>\s*<label for="q-q-one-o1">'
+        rf'<span class="quiz-label">{right}</span>',
+        html,
+    )
+
+
+def test_htmx_answer_swaps_feedback_with_labels_and_mistake(
+    client: Client, small_bank: QuizBank
+) -> None:
+    fields = _form(client)
+    attempt = QuizAttempt.objects.get()
+    response = _post(client, fields, "o3", **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<article class="quiz-question" id="q-q-one"')
+    picked = label_of(small_bank.questions["q-one"], attempt.seed, "o3")
+    right = label_of(small_bank.questions["q-one"], attempt.seed, "o1")
+    assert f"You picked {picked}; the right answer is {right}" in html
+    assert f"The mistake behind {picked}: Thinks messages are stored" in html
+    assert 'href="/lessons/intro/#what-it-does"' in html
+    assert "<li>Sending is publishing.</li>" in html
+    assert "Quick check:</strong> Send = publish." in html
+    assert 'id="practice-score" class="quiz-score" hx-swap-oob="true"' in html
+    assert "<base" not in html and "<html" not in html
+
+
+def test_plain_post_redirects_back_to_the_question(client: Client) -> None:
+    fields = _form(client)
+    response = _post(client, fields | {"next": "/quizzes/intro/"}, "o1")
+    assert response.status_code == 302
+    assert response["Location"] == "/quizzes/intro/#q-q-one"
+    page = client.get("/quizzes/intro/").content.decode()
+    assert "<strong>Right.</strong>" in page
+    assert "right of 4" in page and "<strong>1</strong>" in page
+
+
+def test_next_to_another_site_is_ignored(client: Client) -> None:
+    fields = _form(client)
+    response = _post(client, fields | {"next": "https://evil.example/"}, "o1")
+    assert response["Location"] == "/quizzes/intro/#q-q-one"
+
+
+def test_double_submit_records_once_and_says_so(client: Client) -> None:
+    fields = _form(client)
+    _post(client, fields, "o2", **HTMX)
+    again = _post(client, fields, "o1", **HTMX)
+    assert again.status_code == 200
+    assert "already answered this question" in again.content.decode()
+    assert Answer.objects.count() == 1
+    assert Answer.objects.get().option_id == "o2"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "message"),
+    [
+        ({"option": ""}, 400, "Pick one of the options A to D"),
+        ({"question": "q-missing"}, 400, "There is no such question"),
+        ({"option": "o7"}, 400, "not one of this question&#x27;s answers"),
+        ({"version": "abc"}, 409, "changed since the page was shown"),
+        ({"attempt": "424242"}, 400, "not yours or no longer exists"),
+        ({"attempt": ""}, 400, "missing some of its hidden fields"),
+    ],
+)
+def test_tampered_or_stale_forms_get_clear_4xx(
+    client: Client, change: dict[str, str], status: int, message: str
+) -> None:
+    fields = _form(client) | {"option": "o1"}
+    htmx = client.post("/quizzes/answer/", fields | change, **HTMX)
+    plain = client.post("/quizzes/answer/", fields | change)
+    assert htmx.status_code == plain.status_code == status
+    assert message in htmx.content.decode()
+    assert message in plain.content.decode()
+    assert "<html" in plain.content.decode()
+    assert Answer.objects.count() == 0
+
+
+def test_answer_after_try_again_elsewhere_is_stale(client: Client) -> None:
+    fields = _form(client)
+    _post(client, fields, "o1")
+    old_second = _form(client)
+    client.post("/quizzes/intro/again/")
+    response = _post(client, old_second, "o1", **HTMX)
+    assert response.status_code == 409
+    assert "newer round" in response.content.decode()
+    assert Answer.objects.count() == 1
+
+
+def test_csrf_is_enforced() -> None:
+    client = Client(enforce_csrf_checks=True)
+    fields = _form(client)
+    response = _post(client, fields, "o1")
+    assert response.status_code == 403
+    assert Answer.objects.count() == 0
+    token = client.cookies["csrftoken"].value
+    ok = client.post("/quizzes/answer/", fields | {"option": "o1"}, HTTP_X_CSRFTOKEN=token)
+    assert ok.status_code == 302
+    assert Answer.objects.count() == 1
+
+
+def test_get_on_answer_is_refused(client: Client) -> None:
+    assert client.get("/quizzes/answer/").status_code == 405
+
+
+def test_unknown_lesson_is_404(client: Client) -> None:
+    assert client.get("/quizzes/no-such-lesson/").status_code == 404
+    assert client.post("/quizzes/no-such-lesson/again/").status_code == 404
+
+
+def test_try_again_starts_a_new_attempt_and_keeps_the_old(client: Client) -> None:
+    _post(client, _form(client), "o2")
+    response = client.post("/quizzes/intro/again/")
+    assert response.status_code == 302
+    assert QuizAttempt.objects.count() == 2
+    assert Answer.objects.count() == 1
+    page = client.get("/quizzes/intro/").content.decode()
+    assert page.count('class="quiz-form"') == 4
+
+
+def test_review_lists_missed_questions_and_mistakes(client: Client) -> None:
+    assert "Nothing to review" in client.get("/quizzes/review/").content.decode()
+    _post(client, _form(client), "o2")
+    page = client.get("/quizzes/review/").content.decode()
+    assert page.count('class="quiz-question"') == 1
+    assert "Uses a method that does not exist" in page
+    assert "1 time" in page
+    fields = _form(client, "/quizzes/review/")
+    attempt = QuizAttempt.objects.get(pk=fields["attempt"])
+    assert attempt.kind == "review"
+    response = _post(client, fields, "o1")
+    assert response["Location"] == "/quizzes/review/#q-q-one"
+    client.post("/quizzes/review/again/")
+    _post(client, _form(client, "/quizzes/review/"), "o1")
+    client.post("/quizzes/review/again/")
+    assert "Nothing to review" in client.get("/quizzes/review/").content.decode()
+
+
+def test_progress_json_exports_own_progress(client: Client) -> None:
+    empty = client.get("/quizzes/progress.json").json()
+    assert empty["attempts"] == []
+    _post(client, _form(client), "o2")
+    data = json.loads(client.get("/quizzes/progress.json").content)
+    assert data["attempts"][0]["lesson"] == "intro"
+    answer = data["attempts"][0]["answers"][0]
+    assert (answer["question"], answer["option"], answer["correct"], answer["mistake"]) == (
+        "q-one",
+        "o2",
+        False,
+        "wrong-method",
+    )
+    other = Client().get("/quizzes/progress.json").json()
+    assert other["attempts"] == []
+
+
+def test_signup_merges_progress_and_logs_in(client: Client) -> None:
+    _post(client, _form(client), "o2")
+    response = client.post(
+        "/quizzes/signup/",
+        {
+            "username": "newbie",
+            "password1": "a-long-pass-phrase-42",
+            "password2": "a-long-pass-phrase-42",
+        },
+    )
+    assert response.status_code == 302
+    user = User.objects.get(username="newbie")
+    learner = Learner.objects.get(user=user)
+    assert learner.attempts.get().answers.count() == 1
+    page = client.get("/quizzes/review/").content.decode()
+    assert "Uses a method that does not exist" in page
+
+
+def test_signup_errors_are_shown_with_400(client: Client) -> None:
+    response = client.post(
+        "/quizzes/signup/", {"username": "x", "password1": "a", "password2": "b"}
+    )
+    assert response.status_code == 400
+    assert "didn’t match" in response.content.decode() or "match" in response.content.decode()
+
+
+def test_login_merges_into_existing_account(client: Client) -> None:
+    user = User.objects.create_user("ada", password="pw-123456-long")
+    account = Learner.objects.create(key="1" * 16, user=user)
+    LessonRead.objects.create(learner=account, lesson_slug="intro")
+    _post(client, _form(client), "o2")
+    response = client.post("/accounts/login/", {"username": "ada", "password": "pw-123456-long"})
+    assert response.status_code == 302
+    assert account.attempts.count() == 1
+    assert Answer.objects.filter(attempt__learner=account).count() == 1
+    client.post("/accounts/logout/")
+    assert "Nothing to review" in client.get("/quizzes/review/").content.decode()
+
+
+def test_insights_is_for_staff(client: Client) -> None:
+    assert client.get("/quizzes/insights/").status_code == 302
+    User.objects.create_user("pat", password="pw-123456-long")
+    client.login(username="pat", password="pw-123456-long")
+    assert client.get("/quizzes/insights/").status_code == 403
+
+
+def test_insights_counts_picks_first_tries_and_mistakes(admin_client: Client) -> None:
+    for option in ("o2", "o2", "o3"):
+        learner_client = Client()
+        _post(learner_client, _form(learner_client), option)
+    learner_client = Client()
+    _post(learner_client, _form(learner_client), "o1")
+    page = admin_client.get("/quizzes/insights/?lesson=intro").content.decode()
+    assert "Right at first try: <strong>25%</strong> of 4 learners" in page
+    assert re.search(r"Uses a method that does not exist</a></th>\s*<td>2</td>", page)
+    assert 'width="100"' in page and 'width="50"' in page
+    bad = admin_client.get("/quizzes/insights/?lesson=%3Cscript%3E")
+    assert bad.status_code == 400
+    assert "<script>" not in bad.content.decode().split("<main", 1)[1]
+
+
+def test_quiz_page_query_count_is_bounded(
+    client: Client, django_assert_max_num_queries: Any
+) -> None:
+    _post(client, _form(client), "o2")
+    with django_assert_max_num_queries(5):
+        assert client.get("/quizzes/intro/").status_code == 200
+
+
+def test_answer_query_count_is_bounded(client: Client, django_assert_max_num_queries: Any) -> None:
+    fields = _form(client)
+    with django_assert_max_num_queries(11):
+        assert _post(client, fields, "o2", **HTMX).status_code == 200
+
+
+def test_review_and_insights_query_counts_are_bounded(
+    client: Client, admin_client: Client, django_assert_max_num_queries: Any
+) -> None:
+    for _ in range(3):
+        c = Client()
+        _post(c, _form(c), "o2")
+    _post(client, _form(client), "o2")
+    with django_assert_max_num_queries(7):
+        client.get("/quizzes/review/")
+    with django_assert_max_num_queries(5):
+        admin_client.get("/quizzes/insights/")
