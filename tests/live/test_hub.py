@@ -1,0 +1,205 @@
+"""The hub's own logic, against a fake subscription source (no Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from live import sse
+from live.hub import MAX_SKIPS, Hub, Viewer
+
+
+class FakeSubscription:
+    def __init__(self, feed: str, source: FakeSource) -> None:
+        self.feed = feed
+        self.source = source
+        self.queue: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
+        self.closed = False
+
+    async def next(self, timeout: float) -> bytes | None:
+        try:
+            item = await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    async def state(self) -> bytes | None:
+        return self.source.state
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class FakeSource:
+    """Stands in for Redis: records every SUBSCRIBE and lets a test publish or fail."""
+
+    def __init__(self) -> None:
+        self.opened: list[FakeSubscription] = []
+        self.state: bytes | None = None
+        self.down = False
+
+    async def __call__(self, feed: str) -> FakeSubscription:
+        if self.down:
+            raise ConnectionError("fake Redis is down")
+        sub = FakeSubscription(feed, self)
+        self.opened.append(sub)
+        return sub
+
+    def live(self, feed: str) -> list[FakeSubscription]:
+        return [s for s in self.opened if s.feed == feed and not s.closed]
+
+    def publish(self, feed: str, body: bytes) -> None:
+        for sub in self.live(feed):
+            sub.queue.put_nowait(body)
+
+
+def run(test: Callable[[Hub, FakeSource], Awaitable[None]], **hub_options: Any) -> None:
+    async def main() -> None:
+        source = FakeSource()
+        hub = Hub(source=source, presence_reporter=None, poll_every=0.05, **hub_options)
+        try:
+            await asyncio.wait_for(test(hub, source), 10)
+        finally:
+            await hub.aclose()
+
+    asyncio.run(main())
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def received(viewer: Viewer, count: int) -> list[bytes]:
+    frames: list[bytes] = []
+    while len(frames) < count:
+        await asyncio.wait_for(viewer.wait(), 5)
+        frames.extend(viewer.drain())
+    return frames
+
+
+def test_viewers_of_one_feed_share_one_subscription() -> None:
+    async def body(hub: Hub, source: FakeSource) -> None:
+        await hub.join("cup")
+        await hub.join("cup")
+        await hub.join("cup")
+        await hub.join("league")
+        assert [s.feed for s in source.opened] == ["cup", "league"]
+        assert hub.subscribed_feeds() == {"cup": 3, "league": 1}
+
+    run(body)
+
+
+def test_subscription_released_when_the_last_viewer_leaves() -> None:
+    async def body(hub: Hub, source: FakeSource) -> None:
+        first = await hub.join("cup")
+        second = await hub.join("cup")
+        hub.leave(first)
+        await asyncio.sleep(0.05)
+        assert len(source.live("cup")) == 1, "one viewer is still watching"
+        hub.leave(second)
+        await until(lambda: not source.live("cup"))
+        assert hub.subscribed_feeds() == {}
+        await hub.join("cup")
+        assert len(source.live("cup")) == 1, "a new viewer subscribes again"
+
+    run(body)
+
+
+def test_each_message_is_encoded_once_and_shared() -> None:
+    async def body(hub: Hub, source: FakeSource) -> None:
+        viewers = [await hub.join("cup") for _ in range(5)]
+        source.publish("cup", b'{"seq":1}')
+        frames = [(await received(v, 1))[0] for v in viewers]
+        assert frames[0] == b'data: {"seq":1}\n\n'
+        assert all(f is frames[0] for f in frames), "every viewer gets the same bytes object"
+        assert hub.encoded == 1
+
+    run(body)
+
+
+def test_queue_is_bounded_and_a_slow_viewer_is_skipped_to_the_latest_state() -> None:
+    async def body(hub: Hub, source: FakeSource) -> None:
+        slow = await hub.join("cup")
+        fast = await hub.join("cup")
+        got: list[bytes] = []
+
+        async def read_fast() -> None:
+            got.extend(await received(fast, 20))
+
+        reader = asyncio.create_task(read_fast())
+        for seq in range(20):
+            source.publish("cup", f'{{"seq":{seq}}}'.encode())
+            await asyncio.sleep(0)  # let the hub and the fast reader run
+        await reader
+        assert len(got) == 20, "the fast viewer is not held back by the slow one"
+        assert slow.pending() <= 4
+        assert slow.resync, "the slow viewer is told to fetch the latest state"
+
+    run(body, queue_limit=4)
+
+
+def test_a_viewer_that_keeps_falling_behind_is_disconnected() -> None:
+    viewer = Viewer("cup", limit=2)
+    for index in range(2 + MAX_SKIPS * 3):
+        viewer.offer(f"data: {index}\n\n".encode())
+    assert viewer.closed
+    assert viewer.pending() <= 2
+
+
+def test_redis_outage_tells_viewers_and_resyncs_after_reconnecting() -> None:
+    async def body(hub: Hub, source: FakeSource) -> None:
+        viewer = await hub.join("cup")
+        source.state = b'{"seq":7,"score":{"home":2,"away":1}}'
+        source.down = True
+        for sub in source.live("cup"):
+            sub.queue.put_nowait(ConnectionError("connection reset"))
+        frames = await received(viewer, 1)
+        assert frames[0] == sse.json_frame("status", {"redis": "down"})
+        source.down = False
+        frames = await received(viewer, 2)
+        assert frames[-1] == b'event: resync\ndata: {"seq":7,"score":{"home":2,"away":1}}\n\n'
+        source.publish("cup", b'{"seq":8}')
+        assert await received(viewer, 1) == [b'data: {"seq":8}\n\n']
+
+    run(body)
+
+
+def test_a_reader_that_crashes_is_restarted_not_left_deaf() -> None:
+    async def body(hub: Hub, source: FakeSource) -> None:
+        viewer = await hub.join("cup")
+        source.live("cup")[0].queue.put_nowait(RuntimeError("a bug"))
+        await until(lambda: len(source.live("cup")) == 1 and len(source.opened) == 2)
+        source.publish("cup", b"{}")
+        frames = await received(viewer, 3)
+        assert frames[-1] == b"data: {}\n\n"
+
+    run(body)
+
+
+def test_idle_feed_gets_keepalive_comments() -> None:
+    async def body(hub: Hub, source: FakeSource) -> None:
+        viewer = await hub.join("cup")
+        assert await received(viewer, 1) == [sse.KEEPALIVE]
+
+    run(body, keepalive_every=0.1)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"a": 1, "b": "x y"}', b'data: {"a": 1, "b": "x y"}\n\n'),
+        (b'{\n  "a": 1\n}', b'data: {"a":1}\n\n'),
+        (b"not\njson", b"data: not\ndata: json\n\n"),
+    ],
+)
+def test_sse_frame_keeps_the_body_on_one_data_line(body: bytes, expected: bytes) -> None:
+    assert sse.frame(body) == expected
