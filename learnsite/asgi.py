@@ -7,3 +7,9 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 
 application = get_asgi_application()
+
+# Refuse to serve invalid content, with the messages `manage.py validate_content` prints;
+# on valid content this also loads the course and builds the search index up front.
+from lessons.startup import refuse_invalid_content  # noqa: E402
+
+refuse_invalid_content()
