@@ -29,22 +29,27 @@ def run(line: str) -> tuple[bytes, ...]:
 # One line per allowed command: what the learner types, and what reaches Redis.
 REWRITES: dict[str, tuple[str, tuple[bytes, ...]]] = {
     "PUBLISH": ("PUBLISH news hi", (b"PUBLISH", P + b"news", b"hi")),
-    "XADD": ("XADD s MAXLEN ~ 10 * f v", (b"XADD", P + b"s", b"MAXLEN", b"~", b"10", b"*", b"f",
-                                          b"v")),
-    "XREAD": ("XREAD COUNT 2 STREAMS a b 0 0",
-              (b"XREAD", b"COUNT", b"2", b"STREAMS", P + b"a", P + b"b", b"0", b"0")),
+    "XADD": (
+        "XADD s MAXLEN ~ 10 * f v",
+        (b"XADD", P + b"s", b"MAXLEN", b"~", b"10", b"*", b"f", b"v"),
+    ),
+    "XREAD": (
+        "XREAD COUNT 2 STREAMS a b 0 0",
+        (b"XREAD", b"COUNT", b"2", b"STREAMS", P + b"a", P + b"b", b"0", b"0"),
+    ),
     "XRANGE": ("XRANGE s - +", (b"XRANGE", P + b"s", b"-", b"+")),
-    "XREVRANGE": ("XREVRANGE s + - COUNT 1", (b"XREVRANGE", P + b"s", b"+", b"-", b"COUNT",
-                                             b"1")),
+    "XREVRANGE": ("XREVRANGE s + - COUNT 1", (b"XREVRANGE", P + b"s", b"+", b"-", b"COUNT", b"1")),
     "XLEN": ("XLEN s", (b"XLEN", P + b"s")),
-    "XGROUP": ("XGROUP CREATE s g $ MKSTREAM", (b"XGROUP", b"CREATE", P + b"s", b"g", b"$",
-                                               b"MKSTREAM")),
-    "XREADGROUP": ("XREADGROUP GROUP g c COUNT 1 NOACK STREAMS s >",
-                   (b"XREADGROUP", b"GROUP", b"g", b"c", b"COUNT", b"1", b"NOACK", b"STREAMS",
-                    P + b"s", b">")),
+    "XGROUP": (
+        "XGROUP CREATE s g $ MKSTREAM",
+        (b"XGROUP", b"CREATE", P + b"s", b"g", b"$", b"MKSTREAM"),
+    ),
+    "XREADGROUP": (
+        "XREADGROUP GROUP g c COUNT 1 NOACK STREAMS s >",
+        (b"XREADGROUP", b"GROUP", b"g", b"c", b"COUNT", b"1", b"NOACK", b"STREAMS", P + b"s", b">"),
+    ),
     "XACK": ("XACK s g 1-0 2-0", (b"XACK", P + b"s", b"g", b"1-0", b"2-0")),
-    "XPENDING": ("XPENDING s g - + 10 c", (b"XPENDING", P + b"s", b"g", b"-", b"+", b"10",
-                                          b"c")),
+    "XPENDING": ("XPENDING s g - + 10 c", (b"XPENDING", P + b"s", b"g", b"-", b"+", b"10", b"c")),
     "XTRIM": ("XTRIM s MAXLEN 5", (b"XTRIM", P + b"s", b"MAXLEN", b"5")),
     "LPUSH": ("LPUSH q a b", (b"LPUSH", P + b"q", b"a", b"b")),
     "RPUSH": ("RPUSH q a", (b"RPUSH", P + b"q", b"a")),
@@ -134,10 +139,16 @@ def test_replies_lose_the_prefix() -> None:
         ("BRPOP q 999", MAX_BLOCK_SECONDS, str(MAX_BLOCK_SECONDS).encode()),
         ("BRPOP q 0.5", 0.5, b"0.5"),
         ("XREAD BLOCK 0 STREAMS s $", MAX_BLOCK_SECONDS, str(MAX_BLOCK_SECONDS * 1000).encode()),
-        ("XREAD BLOCK 600000 STREAMS s $", MAX_BLOCK_SECONDS,
-         str(MAX_BLOCK_SECONDS * 1000).encode()),
-        ("XREADGROUP GROUP g c BLOCK 0 STREAMS s >", MAX_BLOCK_SECONDS,
-         str(MAX_BLOCK_SECONDS * 1000).encode()),
+        (
+            "XREAD BLOCK 600000 STREAMS s $",
+            MAX_BLOCK_SECONDS,
+            str(MAX_BLOCK_SECONDS * 1000).encode(),
+        ),
+        (
+            "XREADGROUP GROUP g c BLOCK 0 STREAMS s >",
+            MAX_BLOCK_SECONDS,
+            str(MAX_BLOCK_SECONDS * 1000).encode(),
+        ),
     ],
 )
 def test_blocking_timeouts_are_capped(line: str, seconds: float, sent: bytes) -> None:
@@ -148,8 +159,14 @@ def test_blocking_timeouts_are_capped(line: str, seconds: float, sent: bytes) ->
 
 
 def test_writes_that_create_keys_are_tracked_for_ttl() -> None:
-    for line in ("SET k v", "INCR k", "LPUSH k v", "RPUSH k v", "XADD k * f v",
-                 "XGROUP CREATE k g $ MKSTREAM"):
+    for line in (
+        "SET k v",
+        "INCR k",
+        "LPUSH k v",
+        "RPUSH k v",
+        "XADD k * f v",
+        "XGROUP CREATE k g $ MKSTREAM",
+    ):
         prepared = prepare(split_line(line), NS)
         assert prepared.creates == (P + b"k",), line
         assert prepared.expires == (P + b"k",), line
@@ -168,10 +185,23 @@ def test_dangerous_commands_are_refused_with_a_reason(name: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["HSET h f v", "SUNION a b", "XGROUP DESTROY s g", "XGROUP SETID s g 0",
-     "PUBSUB SHARDCHANNELS", "XREAD STREAMS a", "XREAD COUNT STREAMS a 0", "XREAD a 0",
-     "XREADGROUP STREAMS s >", "XREAD BLOCK -1 STREAMS s 0", "BRPOP q -1", "BRPOP q soon",
-     "GET", "SET k", "XGROUP CREATE s g"],
+    [
+        "HSET h f v",
+        "SUNION a b",
+        "XGROUP DESTROY s g",
+        "XGROUP SETID s g 0",
+        "PUBSUB SHARDCHANNELS",
+        "XREAD STREAMS a",
+        "XREAD COUNT STREAMS a 0",
+        "XREAD a 0",
+        "XREADGROUP STREAMS s >",
+        "XREAD BLOCK -1 STREAMS s 0",
+        "BRPOP q -1",
+        "BRPOP q soon",
+        "GET",
+        "SET k",
+        "XGROUP CREATE s g",
+    ],
 )
 def test_other_lines_are_refused_in_one_line(line: str) -> None:
     with pytest.raises(Refused) as info:

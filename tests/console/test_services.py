@@ -30,8 +30,15 @@ def test_learners_are_isolated(redis_url: str, learner: str, ns: str) -> None:
 
 def test_created_keys_get_a_ttl_of_at_most_an_hour(redis_url: str, learner: str) -> None:
     raw = redis.Redis.from_url(redis_url)
-    for line in ("SET a 1", "INCR n", "LPUSH q x", "RPUSH r x", "XADD s * f v",
-                 "XGROUP CREATE g grp $ MKSTREAM", "SET b 1 EX 999999"):
+    for line in (
+        "SET a 1",
+        "INCR n",
+        "LPUSH q x",
+        "RPUSH r x",
+        "XADD s * f v",
+        "XGROUP CREATE g grp $ MKSTREAM",
+        "SET b 1 EX 999999",
+    ):
         assert not console(learner, line).output.startswith("(error)"), line
     for key in ("a", "n", "q", "r", "s", "g", "b"):
         ttl = raw.ttl(f"console:{learner}:{key}")
@@ -122,12 +129,32 @@ def test_redis_down_is_said_plainly(private_redis, settings, learner: str) -> No
 
 
 FORMAT_LINES = [
-    "SET {k}s hello", "GET {k}s", "GET {k}missing", "INCR {k}n", "SET {k}e \"\"", "GET {k}e",
-    "RPUSH {k}l a b c d e f g h i j k", "LRANGE {k}l 0 -1", "LRANGE {k}nothing 0 -1",
-    "XADD {k}x 1-1 a 1 b 2", "XADD {k}x 2-1 c 3", "XRANGE {k}x - +", "XGROUP CREATE {k}x g 0",
-    "XREADGROUP GROUP g c COUNT 1 STREAMS {k}x >", "XPENDING {k}x g", "XPENDING {k}x g IDLE 9999999 - + 10",
-    "ECHO \"tab\\there\\x01\\xff\"", "PING", "PING hi", "XREAD STREAMS {k}none 0",
-    "SET {k}s v GET", "LPOP {k}l 2", "XLEN {k}x", "TTL {k}nokey", "DEL {k}s", "SET {k}w 1 XX",
+    "SET {k}s hello",
+    "GET {k}s",
+    "GET {k}missing",
+    "INCR {k}n",
+    'SET {k}e ""',
+    "GET {k}e",
+    "RPUSH {k}l a b c d e f g h i j k",
+    "LRANGE {k}l 0 -1",
+    "LRANGE {k}nothing 0 -1",
+    "XADD {k}x 1-1 a 1 b 2",
+    "XADD {k}x 2-1 c 3",
+    "XRANGE {k}x - +",
+    "XGROUP CREATE {k}x g 0",
+    "XREADGROUP GROUP g c COUNT 1 STREAMS {k}x >",
+    "XPENDING {k}x g",
+    "XPENDING {k}x g IDLE 9999999 - + 10",
+    'ECHO "tab\\there\\x01\\xff"',
+    "PING",
+    "PING hi",
+    "XREAD STREAMS {k}none 0",
+    "SET {k}s v GET",
+    "LPOP {k}l 2",
+    "XLEN {k}x",
+    "TTL {k}nokey",
+    "DEL {k}s",
+    "SET {k}w 1 XX",
 ]
 
 
@@ -138,9 +165,13 @@ def test_output_matches_redis_cli(redis_url: str, learner: str) -> None:
     port = raw.connection_pool.connection_kwargs["port"]
     cli_prefix = f"console:{learner}:cli-"
     script = "".join(line.format(k=cli_prefix) + "\n" for line in FORMAT_LINES)
-    done = subprocess.run(["redis-cli", "-p", str(port), "--no-raw"], input=script.encode(),
-                          capture_output=True, timeout=20)
+    done = subprocess.run(
+        ["redis-cli", "-p", str(port), "--no-raw"],
+        input=script.encode(),
+        capture_output=True,
+        timeout=20,
+    )
     expected = done.stdout.decode().rstrip("\n")
     ours = "\n".join(console(learner, line.format(k="con-")).output for line in FORMAT_LINES)
-    theirs = expected.replace('"console:' + learner + ':cli-', '"con-')
+    theirs = expected.replace('"console:' + learner + ":cli-", '"con-')
     assert ours.splitlines() == theirs.splitlines()

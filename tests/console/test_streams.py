@@ -1,0 +1,108 @@
+"""SUBSCRIBE in the console streams messages over SSE from a real Redis subscription,
+and the subscription is released as soon as the browser closes the stream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.servers import AsgiServer
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+
+class Learner:
+    """A browser-like client: one session cookie, CSRF token sent on POST."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=15)
+        assert self.http.get("/sandbox/console/").status_code == 200
+
+    def run(self, line: str, **state: str) -> httpx.Response:
+        token = self.http.cookies.get("csrftoken", "")
+        return self.http.post(
+            "/sandbox/console/run/", data={"line": line, **state}, headers={"X-CSRFToken": token}
+        )
+
+    def output(self, line: str) -> str:
+        return str(self.run(line).json()["output"])
+
+    def wait_for(self, line: str, expected: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.output(line)
+            if out == expected or time.monotonic() > deadline:
+                return out
+            time.sleep(0.1)
+
+
+def events(response: httpx.Response) -> Iterator[tuple[str, str]]:
+    name, data = "message", []
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif line == "" and data:
+            yield name, "\n".join(data)
+            name, data = "message", []
+
+
+@pytest.fixture
+def learner(site_server: AsgiServer) -> Iterator[Learner]:
+    person = Learner(site_server.base_url)
+    yield person
+    person.http.close()
+
+
+def test_subscribe_streams_and_is_released(learner: Learner, ns: str) -> None:
+    channel = f"{ns}-news"
+    assert learner.output("PING") == "PONG"  # gives the session its learner key
+    with learner.http.stream(
+        "GET", "/sandbox/console/stream/", params={"c": channel, "p": f"{ns}-sport.*"}
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        stream = events(response)
+        assert next(stream) == ("ready", "2")
+        assert learner.output(f'PUBLISH {channel} "hello there"') == "(integer) 1"
+        assert next(stream) == ("message", f'1) "message"\n2) "{channel}"\n3) "hello there"')
+        assert learner.output(f"PUBLISH {ns}-sport.tennis ace") == "(integer) 1"
+        assert next(stream) == (
+            "message",
+            f'1) "pmessage"\n2) "{ns}-sport.*"\n3) "{ns}-sport.tennis"\n4) "ace"',
+        )
+        assert learner.output(f"PUBSUB NUMSUB {channel}") == f'1) "{channel}"\n2) (integer) 1'
+        assert learner.output("PUBSUB NUMPAT") == "(integer) 1"
+        assert f'"{channel}"' in learner.output("PUBSUB CHANNELS")
+    # The browser went away: Redis no longer counts the subscriber.
+    assert learner.wait_for(f"PUBSUB NUMSUB {channel}", f'1) "{channel}"\n2) (integer) 0') == (
+        f'1) "{channel}"\n2) (integer) 0'
+    )
+    assert learner.wait_for("PUBSUB NUMPAT", "(integer) 0") == "(integer) 0"
+    assert learner.output(f"PUBLISH {channel} later") == "(integer) 0"
+
+
+def test_other_learners_do_not_hear_it(site_server: AsgiServer, learner: Learner, ns: str) -> None:
+    other = Learner(site_server.base_url)
+    try:
+        other.output("PING")
+        with other.http.stream(
+            "GET", "/sandbox/console/stream/", params={"c": f"{ns}-room"}
+        ) as response:
+            stream = events(response)
+            assert next(stream) == ("ready", "1")
+            assert learner.output(f"PUBLISH {ns}-room psst") == "(integer) 0"
+            assert learner.output("PUBSUB CHANNELS") == "(empty array)"
+            assert other.output(f"PUBLISH {ns}-room hi") == "(integer) 1"
+    finally:
+        other.http.close()
+
+
+def test_stream_rejects_bad_requests(learner: Learner) -> None:
+    assert learner.http.get("/sandbox/console/stream/").status_code == 400
+    many = [("c", f"c{i}") for i in range(30)]
+    assert learner.http.get("/sandbox/console/stream/", params=many).status_code == 400
