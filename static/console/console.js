@@ -207,9 +207,9 @@
       Boolean(block.querySelector("code.language-redis"));
   }
 
-  function setupBlock(block, runUrl, streamUrl) {
+  function setupBlock(pre, block, runUrl, streamUrl) {
     if (block.dataset.redisRunnable) { return; }
-    var lines = runnableLines(block.textContent || "");
+    var lines = runnableLines(pre.textContent || "");
     if (!lines && !isMarkedRedis(block)) { return; }
     lines = lines || [];
     if (!lines.length) { return; }
@@ -255,9 +255,9 @@
     var scope = document.querySelector("main") || document.body;
     scope.querySelectorAll(".highlight pre, pre.language-redis, pre > code.language-redis")
       .forEach(function (node) {
-        var block = node.tagName === "CODE" ? node.parentElement : node;
-        if (block.closest("[data-console], .embed, .predict-result")) { return; }
-        setupBlock(block.closest(".highlight") || block, runUrl, streamUrl);
+        var pre = node.tagName === "CODE" ? node.parentElement : node;
+        if (pre.closest("[data-console], .embed, .predict-result, .output")) { return; }
+        setupBlock(pre, pre.closest(".highlight") || pre, runUrl, streamUrl);
       });
   }
 
