@@ -107,6 +107,8 @@ async def subscription_events(
                 if was_down:
                     yield status_event("ok", "Redis is back: subscribed again.")
                     was_down = False
+                else:
+                    yield status_event("live", "Subscribed: a real subscription, live.")
                 if after_subscribe is not None and not subscribed_once:
                     await after_subscribe()
                 subscribed_once = True

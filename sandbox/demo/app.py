@@ -16,29 +16,37 @@ Record = Callable[..., None]
 
 
 def listen_in_main_thread(
-    r: redis.Redis, channel: str, stop: threading.Event, record: Record
+    r: redis.Redis,
+    channel: str,
+    stop: threading.Event,
+    record: Record,
 ) -> None:
     pubsub = r.pubsub()
     pubsub.subscribe(channel)
     try:
         while not stop.is_set():
-            record("tick")  # the work that should happen every 250 ms
-            for message in pubsub.listen():  # waits here until a message arrives
+            record("tick")  # the work due every 250 ms
+            # listen() waits here until a message arrives
+            for message in pubsub.listen():
                 if message["type"] == "message":
                     record("message", message["data"])
-                    break  # back to the loop... which will wait again next time round
+                    break  # back to the loop, to wait again
     finally:
         pubsub.close()
 
 
 def listen_in_background_thread(
-    r: redis.Redis, channel: str, stop: threading.Event, record: Record
+    r: redis.Redis,
+    channel: str,
+    stop: threading.Event,
+    record: Record,
 ) -> None:
     pubsub = r.pubsub()
     pubsub.subscribe(channel)
 
     def listener() -> None:
-        for message in pubsub.listen():  # this thread waits; the main loop does not
+        # this thread waits in listen(); the main loop does not
+        for message in pubsub.listen():
             if stop.is_set():
                 break
             if message["type"] == "message":
@@ -47,7 +55,7 @@ def listen_in_background_thread(
     thread = threading.Thread(target=listener, daemon=True)
     thread.start()
     try:
-        while not stop.wait(0.25):  # the main loop keeps its 250 ms rhythm
+        while not stop.wait(0.25):  # keeps its 250 ms rhythm
             record("tick")
     finally:
         thread.join(timeout=5)
