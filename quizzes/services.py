@@ -197,7 +197,7 @@ def answer_record(
         raise MissingField("Pick one of the options A to D, then press Check answer.")
     attempt = (
         QuizAttempt.objects.filter(pk=attempt_id, learner=learner).first()
-        if attempt_id.isdigit()
+        if attempt_id.isascii() and attempt_id.isdigit() and len(attempt_id) < 19
         else None
     )
     if attempt is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from django.contrib.auth import login
@@ -11,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import strip_tags
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
@@ -111,7 +113,7 @@ def answer(request: HtmxHttpRequest) -> HttpResponse:
         bank=bank,
         question=question,
         attempt=attempt,
-        number=int(number) if number.isdigit() and len(number) < 4 else 0,
+        number=int(number) if number.isascii() and number.isdigit() and len(number) < 4 else 0,
         answer=outcome.answer,
         already_recorded=outcome.already_recorded,
     )
@@ -218,6 +220,7 @@ def insights(request: HttpRequest) -> HttpResponse:
             rows.append(
                 {
                     "question": question,
+                    "stem": html.unescape(strip_tags(question.stem_html)),
                     "stat": stat,
                     "options": [
                         (

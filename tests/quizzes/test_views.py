@@ -278,3 +278,24 @@ def test_review_and_insights_query_counts_are_bounded(
         client.get("/quizzes/review/")
     with django_assert_max_num_queries(5):
         admin_client.get("/quizzes/insights/")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"attempt": "9" * 40},
+        {"attempt": "²"},
+        {"attempt": "١٢"},
+        {"number": "²"},
+        {"number": "9" * 50},
+        {"question": "<script>alert(1)</script>"},
+        {"option": "o1\x00"},
+        {"version": "x" * 5000},
+    ],
+)
+def test_hostile_values_never_cause_a_500(client: Client, change: dict[str, str]) -> None:
+    fields = _form(client) | {"option": "o1"}
+    for extra in ({}, HTMX):
+        response = client.post("/quizzes/answer/", fields | change, **extra)
+        assert response.status_code in (200, 302, 400, 409)
+        assert "<script>alert" not in response.content.decode()
