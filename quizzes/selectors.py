@@ -49,6 +49,18 @@ def review_round_latest(*, learner: Learner) -> QuizAttempt | None:
     )
 
 
+def attempts_finished(*, learner: Learner, lesson_slug: str, limit: int = 5) -> list[QuizAttempt]:
+    """The learner's latest finished attempts at a practice set, newest first."""
+    return list(
+        QuizAttempt.objects.filter(
+            learner=learner,
+            kind=QuizAttempt.Kind.PRACTICE,
+            lesson_slug=lesson_slug,
+            finished_at__isnull=False,
+        ).order_by("-started_at", "-pk")[:limit]
+    )
+
+
 @dataclass(frozen=True)
 class ReviewState:
     question_ids: tuple[str, ...]  # in review, most recently missed first

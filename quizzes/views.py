@@ -60,6 +60,7 @@ def practice_context(request: HttpRequest, lesson_slug: str) -> dict[str, Any]:
             bank=bank, questions=list(practice.questions), attempt=attempt, answers=answers
         ),
         "answered": len(answers),
+        "history": selectors.attempts_finished(learner=learner, lesson_slug=lesson_slug),
         "return_to": request.get_full_path(),
     }
 

@@ -299,3 +299,14 @@ def test_hostile_values_never_cause_a_500(client: Client, change: dict[str, str]
         response = client.post("/quizzes/answer/", fields | change, **extra)
         assert response.status_code in (200, 302, 400, 409)
         assert "<script>alert" not in response.content.decode()
+
+
+def test_results_and_history_after_a_finished_attempt(client: Client) -> None:
+    for option in ("o1", "o2", "o1", "o1"):
+        _post(client, _form(client), option)
+    page = client.get("/quizzes/intro/").content.decode()
+    assert "Your result: 3 of 4 right" in page
+    client.post("/quizzes/intro/again/")
+    page = client.get("/quizzes/intro/").content.decode()
+    assert "Your result" not in page
+    assert "Finished attempts, newest first:" in page and "3/4 on" in page
