@@ -310,3 +310,20 @@ def test_results_and_history_after_a_finished_attempt(client: Client) -> None:
     page = client.get("/quizzes/intro/").content.decode()
     assert "Your result" not in page
     assert "Finished attempts, newest first:" in page and "3/4 on" in page
+
+
+def test_admin_lists_attempts_and_learners(client: Client, admin_client: Client) -> None:
+    _post(client, _form(client), "o2")
+    attempt = QuizAttempt.objects.get()
+    for url in (
+        "/admin/quizzes/quizattempt/",
+        f"/admin/quizzes/quizattempt/{attempt.pk}/change/",
+        "/admin/quizzes/learner/",
+        "/admin/quizzes/lessonread/",
+        "/admin/quizzes/predictionanswer/",
+    ):
+        assert admin_client.get(url).status_code == 200, url
+    assert (
+        "q-one"
+        in admin_client.get(f"/admin/quizzes/quizattempt/{attempt.pk}/change/").content.decode()
+    )
