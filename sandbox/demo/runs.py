@@ -202,18 +202,19 @@ class Summary:
     @property
     def sentence(self) -> str:
         times = "time" if self.ticks == 1 else "times"
+        messages = "message" if self.messages == 1 else "messages"
         if self.mode == "main":
             text = (
                 f"The main loop ran {self.ticks} {times} in {self.elapsed:.1f} s while "
                 f"listen() waited (once at the start and once after each of the "
-                f"{self.messages} messages); keeping its rhythm it would have run "
+                f"{self.messages} {messages}); keeping its rhythm it would have run "
                 f"{self.expected} times. It stood still for up to {self.longest_stall:.1f} s."
             )
         else:
             text = (
                 f"The main loop ran {self.ticks} {times} in {self.elapsed:.1f} s (about "
                 f"{self.expected} expected) while listen() waited in a background thread "
-                f"and received {self.messages} messages."
+                f"and received {self.messages} {messages}."
             )
         return text
 

@@ -34,7 +34,7 @@ TOKEN_TTL = 60  # seconds a started run waits for its page to connect
 def start(request: HtmxHttpRequest) -> HttpResponse:
     learner = learner_key(request)
     uid = clean_uid(request.POST.get("uid"))
-    target = f"#{uid}-run" if uid else None
+    target = f"#{uid}-start-error" if uid else None
     try:
         mode = runs.clean_mode(request.POST.get("mode", ""))
     except ValueError as exc:

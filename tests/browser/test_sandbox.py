@@ -239,3 +239,33 @@ def test_blocking_demo_timeline(site_server: AsgiServer, page: Any, artifacts: P
     assert "in a background thread" in summary.inner_text()
     page.emulate_media(color_scheme="dark")
     page.screenshot(path=str(artifacts / "sandbox-demo-thread-dark.png"), full_page=True)
+
+
+def test_embeds_work_inside_lessons(site_server: AsgiServer, page: Any) -> None:
+    # Lesson 1 embeds the chat: a room opens in place, next to the lesson's other embeds.
+    page.goto(site_server.base_url + "/lessons/why-a-broker/")
+    start = page.locator(".sb-chat-start").first
+    start.get_by_role("button", name="Open a new room").click()
+    room = page.locator("[data-sb-chat]").first
+    room.get_by_label("Your nickname").fill("reader")
+    room.get_by_role("button", name="Join the room").click()
+    page.locator("[data-sb-chat]").first.get_by_text("reader joined the room.").wait_for()
+    # Lesson 4 embeds the playground beside the live feed.
+    page.goto(site_server.base_url + "/lessons/from-redis-to-the-browser/")
+    panel = add_panel(page, "news")
+    publish(page, "news", "in the lesson").get_by_text("1 subscriber received it.").wait_for()
+    panel.get_by_text("in the lesson").first.wait_for()
+
+
+def test_sandbox_pages_pass_axe(site_server: AsgiServer, page: Any) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.goto(site_server.base_url + "/sandbox/")
+    add_panel(page, "chat")
+    publish(page, "chat", "hello").get_by_text("1 subscriber received it.").wait_for()
+    results = Axe().run(page, options={"runOnly": ["wcag2a", "wcag2aa"]})
+    violations = [
+        (v["id"], [n["target"] for n in v["nodes"]][:3]) for v in results.response["violations"]
+    ]
+    assert results.response["passes"]
+    assert violations == []
