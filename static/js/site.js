@@ -59,11 +59,30 @@
     });
   }
 
-  function ready() { addCopyButtons(document); }
+  // A code block that scrolls sideways (or up and down) must be reachable by keyboard, so
+  // keyboard users can scroll it: any app's <pre> that overflows becomes a Tab stop.
+  function focusableScrollers(root) {
+    var scope = root.querySelectorAll ? root : document;
+    scope.querySelectorAll("pre:not([tabindex])").forEach(function (pre) {
+      if (pre.scrollWidth > pre.clientWidth + 1 || pre.scrollHeight > pre.clientHeight + 1) {
+        pre.setAttribute("tabindex", "0");
+      }
+    });
+  }
+
+  function ready() {
+    addCopyButtons(document);
+    focusableScrollers(document);
+  }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", ready);
   } else {
     ready();
   }
-  document.addEventListener("htmx:afterSwap", function (event) { addCopyButtons(event.target); });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    addCopyButtons(event.target);
+    focusableScrollers(event.target);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) { focusableScrollers(event.target); });
+  window.addEventListener("resize", function () { focusableScrollers(document); });
 })();
