@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _EMBED_RE = re.compile(r"^:::\s*embed\s+predict(?:\s+(?P<arg>\S+))?\s*$")
 _KEYS = ("lesson", "question", "choice", "explain")
+_SLUG_RE = re.compile(r"^slug:\s*(?P<slug>\S+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -154,12 +155,17 @@ def content_errors() -> list[ContentError]:
                 )
             )
     lessons_dir = Path(settings.CONTENT_DIR) / "lessons"
+    slugs: set[str] = set()
     for lesson_path in sorted(lessons_dir.glob("*.md")):
         try:
-            lines = lesson_path.read_text(encoding="utf-8-sig").splitlines()
+            text = lesson_path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
             continue  # the lessons loader reports unreadable files
-        for number, line in enumerate(lines, start=1):
+        slug_match = _SLUG_RE.search(text.split("\n---", 1)[0])
+        slug = slug_match["slug"] if slug_match else None
+        if slug:
+            slugs.add(slug)
+        for number, line in enumerate(text.splitlines(), start=1):
             match = _EMBED_RE.match(line.strip())
             if match is None:
                 continue
@@ -181,6 +187,26 @@ def content_errors() -> list[ContentError]:
                         number,
                         f'unknown prediction "{ident}"; define it in content/predictions.md '
                         f"(known: {known})",
+                    )
+                )
+            elif slug and loaded.predictions[ident].lesson != slug:
+                errors.append(
+                    ContentError(
+                        lesson_path,
+                        number,
+                        f'prediction "{ident}" says "lesson: {loaded.predictions[ident].lesson}" '
+                        f'but is embedded in lesson "{slug}"; make its lesson: line {slug}',
+                    )
+                )
+    if slugs:
+        for prediction in loaded.predictions.values():
+            if prediction.lesson and prediction.lesson not in slugs:
+                errors.append(
+                    ContentError(
+                        path,
+                        prediction.line,
+                        f'prediction "{prediction.id}" names lesson "{prediction.lesson}", which '
+                        f"does not exist; use one of {', '.join(sorted(slugs))}",
                     )
                 )
     return errors

@@ -19,12 +19,19 @@ from console.replies import ErrorReply, Status, error_text, format_reply
 from learnsite import broker
 from quizzes.progress import prediction_record
 
-__all__ = ["choice_matches", "console_run", "prediction_run", "prediction_save"]
+__all__ = [
+    "choice_matches",
+    "console_run",
+    "prediction_run",
+    "prediction_save",
+    "streams_open",
+]
 
 MAX_LINE_CHARS = 8000
 MAX_TTL_SECONDS = 3600
 MAX_MEMORY_BYTES = 1024 * 1024
 MAX_KEYS = 200
+MAX_STREAMS = 8  # open console streams (Redis connections) per learner
 
 
 @dataclass(frozen=True)
@@ -137,17 +144,28 @@ async def _check_quota(client: aredis.Redis, ns: Namespace, prepared: Prepared) 
         )
 
 
-async def _numpat(ns: Namespace) -> int:
-    """Patterns this learner's console streams hold (their connections carry a name)."""
+async def _subscriber_connections(ns: Namespace) -> list[dict[str, str]]:
+    """This learner's console stream connections (they carry a client name)."""
     clients = await broker.async_client().execute_command(  # type: ignore[no-untyped-call]
         b"CLIENT", b"LIST", b"TYPE", b"pubsub"
     )
-    total = 0
-    for entry in clients.decode().splitlines():
+    text = clients.decode() if isinstance(clients, bytes) else str(clients)
+    found = []
+    for entry in text.splitlines():
         fields = dict(part.split("=", 1) for part in entry.split(" ") if "=" in part)
         if fields.get("name") == ns.client_name:
-            total += int(fields.get("psub", "0"))
-    return total
+            found.append(fields)
+    return found
+
+
+async def _numpat(ns: Namespace) -> int:
+    """Patterns this learner's console streams hold (Redis's own count is server-wide)."""
+    return sum(int(c.get("psub", "0")) for c in await _subscriber_connections(ns))
+
+
+async def streams_open(*, learner: str) -> int:
+    """How many console streams this learner holds open right now."""
+    return len(await _subscriber_connections(Namespace(learner)))
 
 
 def _subscriptions(prepared: Prepared, channels: list[str], patterns: list[str]) -> ConsoleReply:

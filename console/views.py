@@ -90,6 +90,16 @@ async def console_stream(request: HttpRequest) -> HttpResponseBase:
             content_type="text/plain",
         )
     learner = await alearner_key(request)
+    try:
+        if await services.streams_open(learner=learner) >= services.MAX_STREAMS:
+            return HttpResponse(
+                f"You already have {services.MAX_STREAMS} consoles listening; close a tab or "
+                "UNSUBSCRIBE somewhere, then try again.",
+                status=429,
+                content_type="text/plain",
+            )
+    except broker.UNAVAILABLE_ERRORS:
+        pass  # the stream itself reports that Redis is down, as an event the console shows
     response = StreamingHttpResponse(
         subscription_events(ns=Namespace(learner), channels=channels, patterns=patterns),
         content_type="text/event-stream",

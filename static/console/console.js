@@ -112,6 +112,17 @@
         resolve();
       }
       source.addEventListener("ready", done);
+      source.addEventListener("error", function () {
+        // A refused stream (e.g. too many open consoles) is closed for good; a dropped one
+        // is retried by the browser, and Redis confirms the subscriptions again.
+        if (source.readyState !== EventSource.CLOSED || self.source !== source) { return; }
+        self.print("(error) The subscription stream could not be opened: close other " +
+          "listening consoles or reload the page, then SUBSCRIBE again.", "error");
+        self.source = null;
+        self.channels = [];
+        self.patterns = [];
+        done();
+      });
       window.setTimeout(done, READY_WAIT_MS);
     });
   };

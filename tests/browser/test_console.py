@@ -13,6 +13,18 @@ from tests.support.servers import AsgiServer
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
 
 LESSON = "/lessons/publish-and-subscribe/"
+AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe-core-4.14.1.min.js"
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings (evaluate is not bound by the page's CSP)."""
+    page.evaluate(AXE.read_text() + "\n;0")
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def type_command(console: Any, line: str) -> None:
@@ -94,6 +106,7 @@ def test_console_screenshots(
         type_command(console, "KEYS *")
         console.locator(".console-error").first.wait_for()
         page.screenshot(path=str(artifacts / f"console-{scheme}.png"), full_page=True)
+        assert serious_violations(page) == []
         errors = console.locator(".console-error").all_inner_texts()
         assert any("KEYS is refused" in e for e in errors)
         type_command(console, "DEL jobs")
@@ -142,6 +155,7 @@ def test_streams_beside_pubsub_demo(
             clip=demo.bounding_box(),
         )
 
+        assert serious_violations(page) == []
         demo.get_by_role("button", name="Acknowledge pending (XACK)").click()
         demo.locator("[data-demo-status]", has_text="Acknowledged").wait_for()
         assert pending.count() == 0

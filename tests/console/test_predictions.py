@@ -97,6 +97,20 @@ def test_file_errors_name_the_line(content: Path, text: str, expected: str) -> N
     assert expected in messages(content)
 
 
+def test_embed_in_the_wrong_lesson(content: Path) -> None:
+    lesson = "---\ntitle: X\nslug: other-lesson\n---\n\n::: embed predict publish-count\n"
+    write(content, GOOD, lesson)
+    found = messages(content)
+    assert (
+        'lessons/02-x.md:6: prediction "publish-count" says "lesson: publish-and-subscribe" but '
+        'is embedded in lesson "other-lesson"; make its lesson: line other-lesson'
+    ) in found
+    assert (
+        'predictions.md:3: prediction "publish-count" names lesson "publish-and-subscribe", '
+        "which does not exist; use one of other-lesson"
+    ) in found
+
+
 def test_missing_file(content: Path) -> None:
     (content / "lessons").mkdir()
     assert messages(content) == ["predictions.md: the predictions file is missing; create it"]

@@ -106,3 +106,35 @@ def test_stream_rejects_bad_requests(learner: Learner) -> None:
     assert learner.http.get("/sandbox/console/stream/").status_code == 400
     many = [("c", f"c{i}") for i in range(30)]
     assert learner.http.get("/sandbox/console/stream/", params=many).status_code == 400
+
+
+def test_stream_says_when_redis_is_down(settings: object) -> None:
+    """Unit tests point REDIS_URL where nothing listens: the stream says so and ends."""
+    from console.namespace import Namespace
+    from console.streams import subscription_events
+    from tests.console.conftest import run_async
+
+    async def collect() -> list[bytes]:
+        return [
+            e
+            async for e in subscription_events(ns=Namespace("a" * 16), channels=["x"], patterns=[])
+        ]
+
+    frames = run_async(collect())
+    assert len(frames) == 1
+    assert frames[0].startswith(b"event: down\ndata: (error) Redis is not reachable")
+
+
+@pytest.mark.django_db
+def test_too_many_streams_is_429(
+    client: object, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.test import Client
+
+    from console import services
+
+    assert isinstance(client, Client)
+    monkeypatch.setattr(services, "MAX_STREAMS", 0)
+    response = client.get("/sandbox/console/stream/", {"c": "news"})
+    assert response.status_code == 429
+    assert b"consoles listening" in response.content
