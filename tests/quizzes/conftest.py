@@ -89,3 +89,9 @@ def use_small_bank(
     loader.clear_cache()
     yield loader.get_bank()
     loader.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Accounts are made in many tests here; the real hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
