@@ -36,7 +36,7 @@ _EMBED_RE = re.compile(r"^:::[ \t]+embed[ \t]+(?P<name>\S+)(?:[ \t]+(?P<arg>\S+)
 _INLINE_LINK_RE = re.compile(r"\]\(\s*<?(?P<target>[^)\s>]+)")
 _REF_DEF_RE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(?P<target>[^\s>]+)")
 _CODE_SPAN_RE = re.compile(r"`+[^`]*`+")
-_HEADING_TAG_RE = re.compile(r'<h(?P<level>[23]) id="(?P<id>[^"]+)"[^>]*>')
+_HEADING_TAG_RE = re.compile(r'<h(?P<level>[23]) id="(?P<id>[^"]+)"[^>]*>.*?</h(?P=level)>', re.S)
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 
 

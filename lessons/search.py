@@ -123,8 +123,9 @@ class SearchIndex:
         self.postings: dict[str, dict[int, int]] = {}
         for lesson in course.lessons:
             for heading, text in lesson.sections:
-                counts = Counter(tokenize(text))
-                heading_tokens = frozenset(tokenize(heading.text)) if heading else frozenset()
+                heading_words = tokenize(heading.text) if heading else []
+                counts = Counter(tokenize(text)) + Counter(heading_words)
+                heading_tokens = frozenset(heading_words)
                 index = len(self.sections)
                 self.sections.append(_Section(lesson, heading, text, counts, heading_tokens))
                 for token, count in counts.items():

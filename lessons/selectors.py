@@ -68,9 +68,18 @@ def lesson_body(*, lesson: Lesson, request: HttpRequest) -> SafeString:
 
 
 def slug_suggestions(*, course: Course, slug: str) -> list[Lesson]:
-    slugs = [lesson.slug for lesson in course.lessons]
-    close = difflib.get_close_matches(slug[:100], slugs, n=3, cutoff=0.5)
-    return [lesson for lesson in course.lessons if lesson.slug in close]
+    """Lessons whose slug looks like a mistyped ``slug`` (or starts like it), best first."""
+    typed = slug[:100]
+
+    def likeness(candidate: str) -> float:
+        whole = difflib.SequenceMatcher(None, typed, candidate).ratio()
+        start = difflib.SequenceMatcher(None, typed, candidate[: len(typed)]).ratio()
+        return max(whole, start)
+
+    scored = sorted(
+        ((likeness(lesson.slug), lesson) for lesson in course.lessons), key=lambda pair: -pair[0]
+    )
+    return [lesson for score, lesson in scored[:3] if score >= 0.6]
 
 
 def visible_content_errors(course: Course) -> tuple[ContentError, ...]:

@@ -137,3 +137,9 @@ def test_index_is_built_once_per_content_version(
     fresh = get_index(get_course())
     assert fresh is not index
     assert fresh.search("kafka").results
+
+
+def test_heading_words_are_found_and_rank_higher(index: SearchIndex) -> None:
+    hits = index.search("async").results[0].hits
+    assert hits[0].heading is not None and hits[0].heading.id == "async"
+    assert not hits[0].snippet.startswith("Async")  # the heading is shown once, as the link

@@ -183,3 +183,14 @@ def test_search_makes_no_queries_beyond_the_session(
 ) -> None:
     with django_assert_max_num_queries(2):
         assert client.get("/search/", {"q": "publish"}).status_code == 200
+
+
+def test_404_suggests_a_lesson_from_the_start_of_its_slug(client: Client, course: None) -> None:
+    html = client.get("/lessons/secon/").content.decode()
+    assert 'Did you mean:</p>\n    <ul><li><a href="/lessons/second/">Second</a>' in html
+
+
+def test_absurd_slug_is_a_404_not_an_error(client: Client, course: None) -> None:
+    response = client.get("/lessons/" + "x" * 5000 + "/")
+    assert response.status_code == 404
+    assert "x" * 101 not in response.content.decode()
