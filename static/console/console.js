@@ -157,6 +157,8 @@
       subs.textContent = s.describe();
       root.dataset.subscribed = s.source ? "1" : "";
     });
+    print("Your own Redis namespace: type HELP to list the commands, HELP <command> for one.",
+      "hint");
     var history = [];
     var position = 0;
     var draft = "";
