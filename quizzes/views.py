@@ -99,7 +99,9 @@ def answer(request: HtmxHttpRequest) -> HttpResponse:
         )
     except services.AnswerRejected as rejected:
         template = "quizzes/_answer_error.html" if request.htmx else "quizzes/answer_error.html"
-        return render(request, template, {"message": rejected.message}, status=rejected.status)
+        back = _safe_next(request, reverse("lessons:home")).split("#")[0]
+        context = {"message": rejected.message, "back": back}
+        return render(request, template, context, status=rejected.status)
     question = bank.question(outcome.answer.question_id)
     assert question is not None  # answer_record checked it
     attempt = outcome.attempt
@@ -204,8 +206,10 @@ def insights(request: HttpRequest) -> HttpResponse:
             request,
             "quizzes/answer_error.html",
             {
+                "title": "No such lesson",
+                "back": reverse("quizzes:insights"),
                 "message": f"There is no lesson '{lesson[:100]}'. Pick a lesson from the "
-                "list, or all lessons."
+                "list, or all lessons.",
             },
             status=400,
         )
