@@ -57,10 +57,12 @@ def test_new_learner_walks_the_whole_course(
     assert page.locator("h1").inner_text() == "Redis as a Message Broker for Django"
     assert page.locator("#course-progress-bar").get_attribute("value") == "0"
     page.get_by_role("link", name="Start with lesson 1").click()
+    page.wait_for_url(f"**/lessons/{LESSONS[0][0]}/")
     seen = [page.locator("h1").inner_text()]
     while page.locator("a[rel=next]").count():
+        target = page.locator("a[rel=next]").get_attribute("href")
         page.locator("a[rel=next]").click()
-        page.wait_for_load_state("domcontentloaded")
+        page.wait_for_url(f"**{target}")
         seen.append(page.locator("h1").inner_text())
     assert seen == [title for _slug, title in LESSONS]
     assert page.get_by_text("Back to the course home").is_visible()
