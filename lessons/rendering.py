@@ -338,6 +338,10 @@ def render_body(path: Path, body: str, first_line: int) -> RenderedBody:
     body_html = body_html.replace(
         '<div class="highlight output"><pre>', '<div class="highlight output"><pre tabindex="0">'
     )
+    # Callouts are asides to the text; say so to assistive technology.
+    body_html = re.sub(
+        r'<div class="admonition ([\w -]+)">', r'<div class="admonition \1" role="note">', body_html
+    )
     headings = tuple(_flatten(getattr(md, "toc_tokens", [])))
     sections = _sections(body_html, headings)
     words = sum(len(text.split()) for _heading, text in sections)

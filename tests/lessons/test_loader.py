@@ -77,7 +77,7 @@ def test_headings_get_ids_from_their_text(write_lesson: WriteLesson) -> None:
 def test_markdown_features_render(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body=BODY)
     html = get_course().lessons[0].html
-    assert '<div class="admonition note">' in html
+    assert '<div class="admonition note" role="note">' in html
     assert '<p class="admonition-title">Remember</p>' in html
     assert "<table>" in html
     assert '<div class="highlight"><pre tabindex="0">' in html

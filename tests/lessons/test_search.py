@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lessons.loader import get_course
 from lessons.search import MAX_QUERY_LENGTH, QueryTooLong, SearchIndex, get_index, snippet
@@ -143,3 +147,36 @@ def test_heading_words_are_found_and_rank_higher(index: SearchIndex) -> None:
     hits = index.search("async").results[0].hits
     assert hits[0].heading is not None and hits[0].heading.id == "async"
     assert not hits[0].snippet.startswith("Async")  # the heading is shown once, as the link
+
+
+@settings(max_examples=150, deadline=None)
+@given(query=st.text(max_size=MAX_QUERY_LENGTH))
+def test_any_query_is_answered_with_escaped_snippets(query: str) -> None:
+    results = _PROPERTY_INDEX.search(query)
+    for result in results.results:
+        for hit in result.hits:
+            without_marks = hit.snippet.replace("<mark>", "").replace("</mark>", "")
+            assert "<" not in without_marks and ">" not in without_marks
+
+
+def _property_index() -> SearchIndex:
+    from lessons.course import Course, Heading, Lesson
+
+    text = 'listen() <b>bold</b> & "quotes" publish subscribe ünïcödé 日本語 ' * 20
+    lesson = Lesson(
+        slug="x",
+        title="X",
+        order=1,
+        summary="",
+        path=Path("x.md"),
+        html="",
+        headings=(),
+        reading_minutes=1,
+        runnable_blocks=(),
+        embeds=(),
+        sections=((None, text), (Heading("h", "<Head>", 2), text)),
+    )
+    return SearchIndex(Course((lesson,), (), "v"))
+
+
+_PROPERTY_INDEX = _property_index()
