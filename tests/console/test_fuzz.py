@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from console import commands
@@ -81,6 +81,8 @@ def fuzz_site(private_redis: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(lines=st.lists(LINE, min_size=1, max_size=4))
+@example(lines=["SET a b", "XADD s * f v", "XGROUP CREATE g g $ MKSTREAM", "RPUSH '*' x"])
+@example(lines=['SET "../x" 1', "SET console:other:key 1", "DEL *", "PUBSUB CHANNELS *"])
 def test_console_input_never_500s_nor_escapes(fuzz_site: Any, lines: list[str]) -> None:
     client, raw = fuzz_site
     for line in lines:
@@ -88,7 +90,11 @@ def test_console_input_never_500s_nor_escapes(fuzz_site: Any, lines: list[str]) 
         assert response.status_code in (200, 400), (line, response.content)
         assert isinstance(response.json()["output"], str)
     learner = client.session["learner_key"]
-    for key in raw.scan_iter(count=1000):
+    keys = list(raw.scan_iter(count=1000))
+    if lines[0] == "SET a b":  # the explicit example: its keys must be there, prefixed
+        assert f"console:{learner}:a".encode() in keys
+        assert f"console:{learner}:*".encode() in keys
+    for key in keys:
         assert key.startswith(
             (f"console:{learner}:".encode(), f"console-meta:{learner}".encode())
         ), key
