@@ -77,6 +77,9 @@ def test_run_a_lesson_block(site_server: AsgiServer, page: Any) -> None:
     output.locator(".console-reply").first.wait_for()
     assert output.locator(".console-command").first.inner_text().startswith("redis> PUBLISH")
     assert output.locator(".console-reply").first.inner_text().startswith("(integer) ")
+    # Only the ```redis blocks get a button, never the Python ones.
+    source = Path(__file__).resolve().parents[2] / "content/lessons/02-publish-and-subscribe.md"
+    assert page.locator(".redis-run").count() == source.read_text().count("```redis")
 
 
 def test_predict_then_run(site_server: AsgiServer, page: Any, artifacts: Path) -> None:
