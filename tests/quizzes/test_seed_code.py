@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -191,7 +192,9 @@ def test_async_get_message_ignoring_confirmation_returns_none(redis_url: str, ns
         await r.aclose()
         return got
 
-    assert asyncio.run(main()) is None
+    # In a thread of its own: Playwright's sync API may hold this thread's event loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(asyncio.run, main()).result(timeout=30) is None
 
 
 def test_redis_7_defaults_for_pubsub_clients(private_redis: PrivateRedis) -> None:
