@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy learnsite lessons quizzes sandbox live
+	$(BIN)/mypy learnsite lessons quizzes sandbox live console
 
 validate: $(STAMP)
 	$(PY) manage.py validate_content
