@@ -142,8 +142,20 @@ EMBEDDED_BANNER = """
 """
 
 
+def content_is_valid() -> bool:
+    """Validate the course once here, before uvicorn forks its workers: a worker that
+    refused bad content would otherwise be restarted by uvicorn, over and over."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "validate_content"], cwd=env.BASE_DIR, check=False
+    )
+    return result.returncode == 0
+
+
 def main() -> int:
     settings_env = env.read()
+    if not content_is_valid():
+        print("The site was not started: fix the content errors above.", flush=True)
+        return 1
     found = find_redis()
     child_env = dict(os.environ)
     child_env["REDIS_URL"] = found.url
