@@ -73,7 +73,10 @@ def _fill(route: str, values: list[str]) -> str:
 
 
 def _check(response: Any) -> None:
-    assert response.status_code < 500, f"{response.status_code} for {response.request}"
+    # 503 is the honest answer while Redis is away (these tests point the site at a port
+    # where nothing listens); anything else from 500 up is a bug.
+    status = response.status_code
+    assert status < 500 or status == 503, f"{status} for {response.request}"
     if getattr(response, "streaming", False):
         response.close()
         return
