@@ -2,15 +2,18 @@
 
 A run is the code of :mod:`sandbox.demo.app` in a thread of its own (its "main thread"),
 with a Redis client of its own. Runs are bounded in time (``MAX_SECONDS``), one per
-learner, and at most ``MAX_RUNS`` at once in this process (they hold threads and
-connections of this process). Ending a run sets the stop event, then publishes a wake-up
-message so a ``listen()`` that is waiting returns; if it still does not, the connection
-is closed under it. No thread or connection outlives its run.
+learner and at most ``MAX_RUNS`` at once on the whole site: the site runs several
+processes, so both limits are claimed in Redis (see :class:`Registry`).
+Ending a run sets the stop event, then publishes a wake-up message so a ``listen()``
+that is waiting returns; if it still does not, the connection is closed under it.
+No thread or connection outlives its run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import math
 import queue
 import secrets
 import threading
@@ -43,6 +46,8 @@ MAX_RUNS = 4
 DEMO_CHANNEL = "demo"  # as the learner sees it; really sandbox:<learner>:demo
 WAKE_UP = b"(the run is ending)"
 THREAD_PREFIX = "sandbox-demo-"
+KEY_PREFIX = "sandbox-demo"  # Redis keys that enforce the limits across processes
+LEASE_GRACE = 5.0  # seconds past MAX_SECONDS before a dead process's claim lapses
 
 
 def source(mode: str) -> str:
@@ -141,45 +146,132 @@ class Run:
 
 
 class Registry:
-    def __init__(self, *, max_runs: int = MAX_RUNS) -> None:
+    """Who may start a run, enforced through Redis so it holds across server processes.
+
+    ``<prefix>:learner:<learner>`` holds the id of the learner's run (``SET NX EX``: one
+    run per learner), and the sorted set ``<prefix>:running`` holds the ids of all runs,
+    scored by the time they stop themselves (the global cap). Both lapse by themselves
+    (the key expires; set entries ``LEASE_GRACE`` past their time are trimmed), so a
+    process that dies mid-run blocks nobody for longer than a run may last. The
+    per-process dictionary keeps the bookkeeping of this process's threads.
+    """
+
+    def __init__(self, *, max_runs: int = MAX_RUNS, key_prefix: str = KEY_PREFIX) -> None:
         self.max_runs = max_runs
+        self.key_prefix = key_prefix
         self._lock = threading.Lock()
         self._runs: dict[str, Run] = {}
 
-    def check(self, learner: str) -> None:
-        with self._lock:
-            self._check_locked(learner)
+    def learner_key(self, learner: str) -> str:
+        return f"{self.key_prefix}:learner:{learner}"
 
-    def _check_locked(self, learner: str) -> None:
-        if learner in self._runs:
-            raise LimitError(
-                "You already have a demo run going (one run per learner). "
-                "Stop it, or wait for it to end, then start another."
-            )
-        if len(self._runs) >= self.max_runs:
-            wait = int(min(run.deadline_in for run in self._runs.values())) + 1
-            raise LimitError(
-                f"The demo is busy: {self.max_runs} runs are going on this server (the "
-                f"limit). Try again in {wait} s.",
-                retry_after=wait,
-            )
+    @property
+    def running_key(self) -> str:
+        return f"{self.key_prefix}:running"
+
+    def _lease_seconds(self) -> int:
+        return int(MAX_SECONDS + LEASE_GRACE)
+
+    def _one_per_learner(self) -> LimitError:
+        return LimitError(
+            "You already have a demo run going (one run per learner). "
+            "Stop it, or wait for it to end, then start another."
+        )
+
+    def _busy(self, client: redis.Redis) -> LimitError:
+        first = client.zrange(self.running_key, 0, 0, withscores=True)
+        ends_at = float(first[0][1]) if first else time.time() + MAX_SECONDS
+        wait = max(1, math.ceil(ends_at - time.time()))
+        return LimitError(
+            f"The demo is busy: {self.max_runs} runs are going on this site (the limit). "
+            f"Try again in {wait} s.",
+            retry_after=wait,
+        )
+
+    def _running(self, client: redis.Redis) -> int:
+        pipe = client.pipeline(transaction=True)
+        pipe.zremrangebyscore(self.running_key, "-inf", time.time() - LEASE_GRACE)
+        pipe.zcard(self.running_key)
+        return int(pipe.execute()[1])
+
+    def check(self, learner: str) -> None:
+        """Raise LimitError if this learner may not start a run now (a quick look; the
+        real claim is made by :meth:`start`). Raises ``broker.UNAVAILABLE_ERRORS`` when
+        Redis is down."""
+        with self._lock:
+            if learner in self._runs:
+                raise self._one_per_learner()
+        client = broker.client()
+        if client.exists(self.learner_key(learner)):
+            raise self._one_per_learner()
+        if self._running(client) >= self.max_runs:
+            raise self._busy(client)
+
+    def _claim(self, run: Run) -> None:
+        client = broker.client()
+        lease = self._lease_seconds()
+        if not client.set(self.learner_key(run.learner), run.id, nx=True, ex=lease):
+            raise self._one_per_learner()
+        now = time.time()
+        pipe = client.pipeline(transaction=True)
+        pipe.zremrangebyscore(self.running_key, "-inf", now - LEASE_GRACE)
+        pipe.zadd(self.running_key, {run.id: now + MAX_SECONDS})
+        pipe.expire(self.running_key, lease)
+        pipe.zcard(self.running_key)
+        if int(pipe.execute()[3]) > self.max_runs:
+            # Over the cap (runs started elsewhere meanwhile): give the place back.
+            self._unclaim(run)
+            raise self._busy(client)
+
+    def _unclaim(self, run: Run) -> None:
+        client = broker.client()
+        key = self.learner_key(run.learner)
+
+        def release(pipe: redis.client.Pipeline) -> None:
+            owner = pipe.get(key)
+            pipe.multi()
+            pipe.zrem(self.running_key, run.id)
+            if isinstance(owner, bytes) and owner.decode() == run.id:
+                pipe.delete(key)
+
+        client.transaction(release, key)
 
     def start(self, *, learner: str, mode: Mode) -> Run:
+        """Claim a place for the learner's run (in Redis, then in this process) and start
+        it. Raises LimitError, or ``broker.UNAVAILABLE_ERRORS`` when Redis is down."""
+        run = Run(learner=learner, mode=mode)
         with self._lock:
-            self._check_locked(learner)
-            run = Run(learner=learner, mode=mode)
+            if learner in self._runs:
+                run.client.close()
+                raise self._one_per_learner()
             self._runs[learner] = run
+        try:
+            self._claim(run)
+        except BaseException:
+            with self._lock:
+                del self._runs[learner]
+            run.client.close()
+            raise
         run.start()
         return run
 
     def release(self, run: Run) -> None:
+        """Give the run's places back; safe to call more than once, and when Redis is
+        down (the places then expire by themselves)."""
         with self._lock:
             if self._runs.get(run.learner) is run:
                 del self._runs[run.learner]
+        with contextlib.suppress(*broker.UNAVAILABLE_ERRORS):
+            self._unclaim(run)
 
     def active(self) -> int:
+        """Runs going in this process."""
         with self._lock:
             return len(self._runs)
+
+    def active_everywhere(self) -> int:
+        """Runs going on the whole site, as Redis counts them."""
+        return self._running(broker.client())
 
 
 REGISTRY = Registry()

@@ -43,6 +43,8 @@ def start(request: HtmxHttpRequest) -> HttpResponse:
         runs.REGISTRY.check(learner)
     except limits.LimitError as exc:
         return problem(request, str(exc), status=429, target=target, retry_after=exc.retry_after)
+    except broker.UNAVAILABLE_ERRORS:
+        return problem(request, redis_down_text(), status=503, target=target)
     token = secrets.token_urlsafe(16)
     try:
         broker.client().set(runs.token_key(token), f"{learner}|{mode}", ex=TOKEN_TTL)
@@ -66,6 +68,13 @@ def _log(at: float, text: str) -> str:
     return sse.event("log", render_to_string("sandbox/_demo_log.html", {"at": at, "text": text}))
 
 
+def _finish_and_release(run: runs.Run) -> None:
+    try:
+        run.finish()
+    finally:
+        runs.REGISTRY.release(run)
+
+
 async def _run_events(run: runs.Run) -> AsyncIterator[str]:
     """Every 250 ms: one cell of the timeline (tick, message or nothing), new log lines,
     the tick count. At the end: the summary, in an ``end`` event that closes the stream."""
@@ -83,8 +92,7 @@ async def _run_events(run: runs.Run) -> AsyncIterator[str]:
         cleaned_up = True
         # finish() joins threads: keep it off the event loop, and let it complete even if
         # this task is cancelled again meanwhile.
-        await asyncio.shield(asyncio.to_thread(run.finish))
-        runs.REGISTRY.release(run)
+        await asyncio.shield(asyncio.to_thread(_finish_and_release, run))
         with contextlib.suppress(*broker.UNAVAILABLE_ERRORS):
             await broker.async_client().delete(runs.stop_key(run.learner))
 
@@ -154,9 +162,13 @@ async def events(request: HttpRequest, token: str) -> HttpResponseBase:
     with contextlib.suppress(*broker.UNAVAILABLE_ERRORS):
         await broker.async_client().delete(runs.stop_key(learner))
     try:
-        run = runs.REGISTRY.start(learner=learner, mode=runs.clean_mode(mode))
+        run = await asyncio.to_thread(
+            runs.REGISTRY.start, learner=learner, mode=runs.clean_mode(mode)
+        )
     except limits.LimitError as exc:
         return stream_refusal(request, str(exc), state="limit")
+    except broker.UNAVAILABLE_ERRORS:
+        return stream_refusal(request, redis_down_text(), state="down")
     return sse.response(_run_events(run))
 
 

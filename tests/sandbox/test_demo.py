@@ -55,8 +55,8 @@ def test_shown_code_is_the_code_that_runs() -> None:
     assert "pubsub.listen()" in runs.source("thread")
 
 
-def test_listen_in_the_main_thread_really_stalls_the_loop(redis_url: str) -> None:
-    registry = runs.Registry()
+def test_listen_in_the_main_thread_really_stalls_the_loop(redis_url: str, ns: str) -> None:
+    registry = runs.Registry(key_prefix=ns)
     run = registry.start(learner=ME, mode="main")
     events: list[runs.Event] = []
     try:
@@ -72,8 +72,8 @@ def test_listen_in_the_main_thread_really_stalls_the_loop(redis_url: str) -> Non
         registry.release(run)
 
 
-def test_listen_in_a_thread_keeps_the_rhythm(redis_url: str) -> None:
-    registry = runs.Registry()
+def test_listen_in_a_thread_keeps_the_rhythm(redis_url: str, ns: str) -> None:
+    registry = runs.Registry(key_prefix=ns)
     run = registry.start(learner=ME, mode="thread")
     events: list[runs.Event] = []
     try:
@@ -90,9 +90,9 @@ def test_listen_in_a_thread_keeps_the_rhythm(redis_url: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["main", "thread"])
-def test_no_thread_or_connection_outlives_a_run(redis_url: str, mode: runs.Mode) -> None:
+def test_no_thread_or_connection_outlives_a_run(redis_url: str, ns: str, mode: runs.Mode) -> None:
     before = set(threading.enumerate())
-    registry = runs.Registry()
+    registry = runs.Registry(key_prefix=ns)
     run = registry.start(learner=ME, mode=mode)
     assert wait_until(lambda: run.client_name in demo_clients(redis_url))
     run.finish()
@@ -102,8 +102,8 @@ def test_no_thread_or_connection_outlives_a_run(redis_url: str, mode: runs.Mode)
     assert wait_until(lambda: run.client_name not in demo_clients(redis_url))
 
 
-def test_a_listen_that_misses_the_wake_up_is_cut_loose(redis_url: str) -> None:
-    registry = runs.Registry()
+def test_a_listen_that_misses_the_wake_up_is_cut_loose(redis_url: str, ns: str) -> None:
+    registry = runs.Registry(key_prefix=ns)
     run = registry.start(learner=ME, mode="main")
     assert wait_until(lambda: run.client_name in demo_clients(redis_url))
     run.channel = "sandbox:nobody-listens-here"  # the wake-up publish goes nowhere
@@ -115,13 +115,15 @@ def test_a_listen_that_misses_the_wake_up_is_cut_loose(redis_url: str) -> None:
     assert wait_until(lambda: run.client_name not in demo_clients(redis_url))
 
 
-def test_one_run_per_learner_and_a_global_cap(redis_url: str) -> None:
-    registry = runs.Registry(max_runs=1)
+def test_one_run_per_learner_and_a_global_cap(redis_url: str, ns: str) -> None:
+    registry = runs.Registry(max_runs=1, key_prefix=ns)
     run = registry.start(learner=ME, mode="thread")
     try:
         with pytest.raises(LimitError, match="one run per learner"):
             registry.start(learner=ME, mode="main")
-        with pytest.raises(LimitError, match=r"busy: 1 runs .* Try again in \d+ s") as info:
+        with pytest.raises(
+            LimitError, match=r"busy: 1 runs are going on this site .* Try again in \d+ s"
+        ) as info:
             registry.start(learner="fedcba9876543210", mode="main")
         assert info.value.retry_after is not None and 0 < info.value.retry_after <= 31
     finally:
@@ -143,9 +145,11 @@ def _collect(run: runs.Run, timeout: float) -> list[tuple[str, str]]:
     return asyncio.run(asyncio.wait_for(scenario(), timeout))
 
 
-def test_a_run_is_bounded_and_says_so(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_is_bounded_and_says_so(
+    redis_url: str, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(runs, "MAX_SECONDS", 1.5)
-    registry = runs.Registry()
+    registry = runs.Registry(key_prefix=ns)
     monkeypatch.setattr(runs, "REGISTRY", registry)
     run = registry.start(learner=ME, mode="thread")
     events = _collect(run, timeout=15)
@@ -160,8 +164,10 @@ def test_a_run_is_bounded_and_says_so(redis_url: str, monkeypatch: pytest.Monkey
     assert wait_until(lambda: run.client_name not in demo_clients(redis_url))
 
 
-def test_a_run_stops_early_when_asked(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    registry = runs.Registry()
+def test_a_run_stops_early_when_asked(
+    redis_url: str, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = runs.Registry(key_prefix=ns)
     monkeypatch.setattr(runs, "REGISTRY", registry)
     run = registry.start(learner=ME, mode="main")
     stopper = redis.Redis.from_url(redis_url)
@@ -177,3 +183,84 @@ def test_a_run_stops_early_when_asked(redis_url: str, monkeypatch: pytest.Monkey
     assert "You stopped the run." in summary
     assert 'data-ticks="1"' in summary  # the main loop stalled in listen() the whole time
     assert not run.thread.is_alive()
+
+
+def _other_learner(n: int) -> str:
+    return f"{n:016x}"
+
+
+def test_two_processes_share_the_one_run_per_learner_limit(redis_url: str, ns: str) -> None:
+    here, there = runs.Registry(key_prefix=ns), runs.Registry(key_prefix=ns)  # two processes
+    run = here.start(learner=ME, mode="thread")
+    try:
+        with pytest.raises(LimitError, match="one run per learner"):
+            there.check(ME)
+        with pytest.raises(LimitError, match="one run per learner"):
+            there.start(learner=ME, mode="main")
+        assert there.active() == 0  # the refused run left nothing behind
+    finally:
+        run.finish()
+        here.release(run)
+    there.check(ME)  # released: the other process may start one now
+    again = there.start(learner=ME, mode="thread")
+    again.finish()
+    there.release(again)
+
+
+def test_two_processes_share_the_global_cap(redis_url: str, ns: str) -> None:
+    here, there = runs.Registry(max_runs=2, key_prefix=ns), runs.Registry(max_runs=2, key_prefix=ns)
+    first = here.start(learner=_other_learner(1), mode="thread")
+    second = there.start(learner=_other_learner(2), mode="thread")
+    try:
+        assert here.active() == 1 and there.active() == 1
+        assert here.active_everywhere() == 2
+        with pytest.raises(LimitError, match=r"busy: 2 runs .* Try again in \d+ s") as info:
+            here.start(learner=_other_learner(3), mode="main")
+        assert info.value.retry_after is not None and 0 < info.value.retry_after <= 31
+        with pytest.raises(LimitError, match="busy"):
+            there.check(_other_learner(3))
+    finally:
+        first.finish()
+        here.release(first)
+    third = there.start(learner=_other_learner(3), mode="thread")  # a place came free
+    for run, registry in ((second, there), (third, there)):
+        run.finish()
+        registry.release(run)
+    assert here.active_everywhere() == 0
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.exists(here.learner_key(_other_learner(3))) == 0
+    finally:
+        client.close()
+
+
+def test_a_claim_left_by_a_dead_process_lapses(redis_url: str, ns: str) -> None:
+    registry = runs.Registry(max_runs=1, key_prefix=ns)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        # A process died mid-run: its run id is still in the set, with a deadline passed.
+        client.zadd(registry.running_key, {"gone": time.time() - runs.LEASE_GRACE - 1})
+        run = registry.start(learner=ME, mode="thread")
+        try:
+            assert client.zrange(registry.running_key, 0, -1) == [run.id.encode()]
+            assert int(client.ttl(registry.learner_key(ME))) > 0  # it lapses by itself too
+        finally:
+            run.finish()
+            registry.release(run)
+    finally:
+        client.close()
+
+
+def test_release_does_not_free_another_runs_claim(redis_url: str, ns: str) -> None:
+    registry = runs.Registry(key_prefix=ns)
+    run = registry.start(learner=ME, mode="thread")
+    run.finish()
+    registry.release(run)
+    newer = registry.start(learner=ME, mode="thread")
+    try:
+        registry.release(run)  # a late second release of the old run
+        with pytest.raises(LimitError, match="one run per learner"):
+            runs.Registry(key_prefix=ns).check(ME)
+    finally:
+        newer.finish()
+        registry.release(newer)
