@@ -119,7 +119,9 @@ def clean_room(raw: str) -> str:
     room = raw.strip().lower()
     if not _ROOM_RE.fullmatch(room):
         raise ChannelNameError(
-            f"A room name is 1 to {ROOM_MAX} characters of lowercase letters, digits and -."
+            f"There is no chat room called {raw[:40]!r}: a room name is 1 to {ROOM_MAX} "
+            "characters of lowercase letters, digits and -. Check the link you were given, "
+            "or open a new room from the chat page."
         )
     return room
 

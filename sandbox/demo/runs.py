@@ -296,11 +296,17 @@ class Summary:
         times = "time" if self.ticks == 1 else "times"
         messages = "message" if self.messages == 1 else "messages"
         if self.mode == "main":
+            if self.messages == 0:
+                after = "and never again, because no message came"
+            elif self.messages == 1:
+                after = "then once more after the one message it got"
+            else:
+                after = f"then once after each of the {self.messages} messages it got"
             text = (
                 f"The main loop ran {self.ticks} {times} in {self.elapsed:.1f} s while "
-                f"listen() waited (once at the start and once after each of the "
-                f"{self.messages} {messages}); keeping its rhythm it would have run "
-                f"{self.expected} times. It stood still for up to {self.longest_stall:.1f} s."
+                f"listen() waited: once at the start, {after}. Keeping its 250 ms rhythm it "
+                f"would have run {self.expected} times; instead it stood still for up to "
+                f"{self.longest_stall:.1f} s at a stretch."
             )
         else:
             text = (

@@ -173,6 +173,10 @@
       position = history.length;
       draft = "";
       input.value = "";
+      if (pending) {
+        // A blocking command (BRPOP, XREAD BLOCK) may hold the line for a few seconds.
+        print("(queued) " + line + ": runs as soon as the command before it answers.", "hint");
+      }
       pending += 1;
       root.setAttribute("aria-busy", "true");
       queue = queue.then(function () {

@@ -58,9 +58,15 @@
     }
   });
 
-  // Keep the newest chat line and the newest panel message in view.
+  // Keep the newest chat line and the newest panel message in view. When a demo run ends,
+  // an old "you already have a run going" under the Start button is no longer true.
   document.addEventListener("htmx:sseMessage", function (evt) {
     var elt = evt.target;
+    if (elt && elt.matches && elt.matches(".sb-summary")) {
+      var demo = elt.closest("[data-sb-demo]");
+      var slot = demo && demo.querySelector("[id$='-start-error']");
+      if (slot) { slot.textContent = ""; }
+    }
     if (elt && elt.matches && elt.matches(".sb-chat-lines, .sb-messages, .sb-log")) {
       elt.scrollTop = elt.scrollHeight;
     }
