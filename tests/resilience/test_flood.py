@@ -1,0 +1,69 @@
+"""A flood of publishes from one learner: the flood gets 429s with a Retry-After, other
+learners are unaffected, and Redis's memory stays bounded (the limiter keeps one small
+counter per learner and window, with an expiry)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+
+from sandbox import limits
+from tests.resilience.client import Browser
+from tests.support.redis_server import PrivateRedis
+from tests.support.servers import AsgiServer
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+FLOOD = 300
+
+
+def test_publish_flood_is_limited_and_others_are_unaffected(
+    private_redis: PrivateRedis, private_site: AsgiServer
+) -> None:
+    r = redis.Redis.from_url(private_redis.url, socket_timeout=5)
+
+    async def scenario() -> None:
+        flooder, other = Browser(private_site.base_url), Browser(private_site.base_url)
+        try:
+            key = await flooder.learner_key()
+            await other.learner_key()
+            for who, nick in ((other, "eve"), (flooder, "spammer")):
+                named = await who.post("/sandbox/chat/flood/nick/", {"nick": nick})
+                assert named.status_code == 200, named.text[:300]
+            room = await other.stream("/sandbox/chat/flood/events/")
+            await room.next("status", where=lambda e: 'data-state="live"' in e.data)
+            memory_before = int(r.info("memory")["used_memory"])
+
+            async def one(i: int) -> int:
+                path = "/sandbox/publish/" if i % 2 else "/sandbox/chat/flood/send/"
+                data = {"channel": "spam", "message": f"spam {i}"} if i % 2 else {"text": f"x{i}"}
+                return (await flooder.post(path, data)).status_code
+
+            statuses = await asyncio.gather(*(one(i) for i in range(FLOOD)))
+            # At most two windows' worth got through (the flood may straddle a boundary).
+            accepted = statuses.count(200)
+            assert 0 < accepted <= 2 * limits.PUBLISH_RATE, statuses
+            assert statuses.count(429) == FLOOD - accepted, sorted(set(statuses))
+            refused = await flooder.post("/sandbox/publish/", {"channel": "spam", "message": "1"})
+            assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+            assert "Slow down" in refused.text
+
+            # Another learner publishes and chats as if nothing happened.
+            mine = await other.post("/sandbox/publish/", {"channel": "news", "message": "hello"})
+            assert mine.status_code == 200
+            said = await other.post("/sandbox/chat/flood/send/", {"text": "still fine"})
+            assert said.status_code == 200
+            await room.next("line", where=lambda e: "still fine" in e.data)
+
+            counters = list(r.scan_iter(match=f"sandbox:rate:{key}:*"))
+            assert 1 <= len(counters) <= 2
+            assert all(0 < r.ttl(c) <= 2 * limits.PUBLISH_WINDOW for c in counters)
+            grown = int(r.info("memory")["used_memory"]) - memory_before
+            assert grown < 512 * 1024, f"Redis memory grew by {grown} bytes during the flood"
+        finally:
+            await flooder.aclose()
+            await other.aclose()
+
+    asyncio.run(asyncio.wait_for(scenario(), 90))
