@@ -90,7 +90,10 @@ def test_new_learner_practises_reviews_signs_up_and_keeps_progress(
         page.keyboard.press("Tab")
         page.keyboard.press("Enter")
         page.locator(f"#q-{question.id} .quiz-feedback").wait_for()
-        assert page.evaluate("document.activeElement.classList.contains('quiz-feedback')")
+        # htmx moves focus once the swap has settled, a moment after the node appears.
+        page.wait_for_function(
+            "document.activeElement && document.activeElement.classList.contains('quiz-feedback')"
+        )
     assert page.locator("#practice-progress").get_attribute("value") == str(len(QUESTIONS) - 2)
 
     first = page.locator(f"#q-{QUESTIONS[0].id}")
