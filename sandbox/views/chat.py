@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,11 +13,10 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from redis.asyncio.client import PubSub
 
 from learnsite import broker
 from learnsite.learners import alearner_key, learner_key
-from sandbox import limits, names, services, sse
+from sandbox import chat_hub, limits, names, services, sse
 from sandbox.views.common import (
     HtmxHttpRequest,
     clean_uid,
@@ -117,23 +117,6 @@ def send(request: HtmxHttpRequest, room: str) -> HttpResponse:
     return part(request, "sandbox/_chat_form.html", {"c": context})
 
 
-def render_line(message: dict[str, Any]) -> str | None:
-    if message.get("type") != "message":
-        return None  # the subscribe confirmation is the playground's lesson, not the chat's
-    raw = message.get("data")
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
-    try:
-        payload = json.loads(text)
-        line = {
-            "kind": str(payload["kind"]),
-            "nick": str(payload["nick"]),
-            "text": str(payload.get("text", "")),
-        }
-    except (ValueError, KeyError, TypeError):
-        line = {"kind": "raw", "nick": "", "text": text}
-    return sse.event("line", render_to_string("sandbox/_chat_line.html", {"line": line}))
-
-
 @require_GET
 async def events(request: HttpRequest, room: str) -> HttpResponseBase:
     learner = await alearner_key(request)
@@ -145,27 +128,43 @@ async def events(request: HttpRequest, room: str) -> HttpResponseBase:
     if not isinstance(nickname, str):
         return stream_refusal(request, "Choose a nickname first, then the room opens.")
     channel = names.chat_channel(cleaned)
-
-    async def subscribe(pubsub: PubSub) -> None:
-        await pubsub.subscribe(channel)
-
-    async def joined() -> None:
-        await services.chat_announce(room=cleaned, nick=nickname, kind="join")
-
-    async def left() -> None:
-        await services.chat_announce(room=cleaned, nick=nickname, kind="leave")
+    down = redis_down_text()
 
     async def stream() -> AsyncIterator[str]:
         try:
             with limits.STREAMS.hold(learner):
-                async for chunk in sse.subscription_events(
-                    subscribe=subscribe,
-                    render=render_line,
-                    down_message=redis_down_text(),
-                    after_subscribe=joined,
-                    before_close=left,
-                ):
-                    yield chunk
+                hub = chat_hub.get_chat_hub()
+                viewer = await hub.join(cleaned)
+                subscribed = not viewer.pending()  # else the hub has queued "Redis is down"
+                announced = False
+                try:
+                    yield "retry: 3000\n\n"
+                    if subscribed:
+                        yield sse.status_event(
+                            "live",
+                            f"Live: this server holds one subscription to {channel} and "
+                            "shares it with every tab it serves.",
+                        )
+                    with contextlib.suppress(*broker.UNAVAILABLE_ERRORS):
+                        await services.chat_announce(room=cleaned, nick=nickname, kind="join")
+                        announced = True
+                    async for chunk in chat_hub.viewer_events(viewer, down_message=down):
+                        yield chunk
+                except asyncio.CancelledError:
+                    # The tab went away: leave the hub (the last one out unsubscribes).
+                    raise
+                finally:
+                    hub.leave(viewer)
+                    if announced:
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(
+                                asyncio.shield(
+                                    services.chat_announce(
+                                        room=cleaned, nick=nickname, kind="leave"
+                                    )
+                                ),
+                                timeout=1.0,
+                            )
         except limits.LimitError as exc:
             html = render_to_string("sandbox/_status.html", {"state": "limit", "message": str(exc)})
             yield "retry: 60000\n\n"
