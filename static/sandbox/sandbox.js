@@ -32,6 +32,9 @@
     if (list) {
       var form = list.closest("[data-sb-playground]");
       var input = form && form.querySelector("input[name=name]");
+      // "At most 4 panels" is no longer true once one is gone.
+      var error = form && form.querySelector("[id$='-add-error']");
+      if (error) { error.textContent = ""; }
       if (input) { input.focus(); }
     }
   }

@@ -164,3 +164,23 @@ def test_streams_beside_pubsub_demo(
         assert pending.count() == 0
     finally:
         context.close()
+
+
+def test_phone_console_and_a_queued_command(site_server: AsgiServer, browser: Any) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.goto(site_server.base_url + "/sandbox/console/")
+        console = page.locator("[data-console]").first
+        outer = console.bounding_box()
+        send = console.get_by_role("button", name="Send").bounding_box()
+        assert send["x"] + send["width"] <= outer["x"] + outer["width"]
+        # A command typed while a blocking one waits is not lost: it says it is queued.
+        type_command(console, "BRPOP nothing-here 1")
+        type_command(console, "PING")
+        log = console.locator("[data-console-log]")
+        log.get_by_text("(queued) PING: runs as soon as the command before it answers.").wait_for()
+        log.locator(".console-reply", has_text="PONG").wait_for()
+    finally:
+        ctx.close()

@@ -108,6 +108,8 @@ def test_keyboard_only_and_panel_limit(site_server: AsgiServer, page: Any) -> No
     remove.focus()
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.querySelectorAll('[data-sb-panel]').length === 3")
+    # The limit message went with the panel: it is no longer true.
+    assert playground.locator("[id$='-add-error']").inner_text() == ""
     bad = playground.get_by_label("Channel or pattern")
     bad.fill("no spaces")
     bad.press("Enter")
@@ -212,6 +214,10 @@ def test_blocking_demo_timeline(site_server: AsgiServer, page: Any, artifacts: P
     demo.get_by_label("listen() in the main thread").check()
     demo.get_by_role("button", name="Start").click()
     run = demo.locator("[data-sb-run]")
+    run.locator(".sb-cell").nth(1).wait_for()
+    demo.get_by_role("button", name="Start").click()  # a second run while one is going
+    start_error = demo.locator("[id$='-start-error']")
+    start_error.get_by_text("one run per learner").wait_for()
     run.locator(".sb-cell").nth(7).wait_for()  # two seconds of timeline
     assert run.locator(".sb-tick-count").inner_text() == "1"  # stalled in listen()
     demo.get_by_label("Message", exact=True).fill("wake up")
@@ -226,6 +232,8 @@ def test_blocking_demo_timeline(site_server: AsgiServer, page: Any, artifacts: P
     assert summary.get_attribute("data-ticks") == "2"
     assert "while listen() waited" in summary.inner_text()
     assert "You stopped the run." in summary.inner_text()
+    assert "once more after the one message it got" in summary.inner_text()
+    assert start_error.inner_text() == ""  # the run is over: "already going" is gone
     page.screenshot(path=str(artifacts / "sandbox-demo-blocking.png"), full_page=True)
 
     demo.get_by_label("listen() in a background thread").check()
@@ -269,3 +277,20 @@ def test_sandbox_pages_pass_axe(site_server: AsgiServer, page: Any) -> None:
     ]
     assert results.response["passes"]
     assert violations == []
+
+
+def test_phone_width_nothing_sticks_out(site_server: AsgiServer, browser: Any) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    ctx.set_default_timeout(10_000)
+    try:
+        page = ctx.new_page()
+        page.goto(site_server.base_url + "/sandbox/")
+        panel = add_panel(page, "news")
+        playground = page.locator("[data-sb-playground]").first.bounding_box()
+        for part in (panel, panel.get_by_label("Decoded view"), panel.get_by_role("button")):
+            box = part.bounding_box()
+            assert box["x"] + box["width"] <= playground["x"] + playground["width"] + 1
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390
+    finally:
+        ctx.close()
