@@ -161,3 +161,10 @@ def fake_redis(monkeypatch: pytest.MonkeyPatch) -> Any:
         broker, "new_async_client", lambda **_: fakeredis.FakeAsyncRedis(server=server)
     )
     return sync
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last. Playwright's sync API keeps an event loop running in the main
+    thread for as long as the session's browser is open, and `asyncio.run()` refuses to start
+    under it; with the browser tests at the end no other test runs under that loop."""
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
