@@ -17,8 +17,11 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 import redis.asyncio as aredis
 from django.conf import settings
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
 
 # Errors that mean "Redis is not there right now", as opposed to a bad command.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -66,8 +69,22 @@ def _client_kwargs() -> dict[str, Any]:
         "socket_connect_timeout": _CONNECT_TIMEOUT,
         "socket_keepalive": True,
         "health_check_interval": 15,
-        "retry_on_timeout": False,
     }
+
+
+# The shared clients retry a command on a broken connection: after Redis restarts, every
+# connection idle in the pool is stale, and without a retry each would fail one request
+# although Redis is back. Subscriber clients (new_client/new_async_client) do not retry by
+# default: their owners want to see the break and resynchronise.
+_RETRY_ON = [RedisConnectionError, RedisTimeoutError]
+
+
+def _shared_retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)
+
+
+def _shared_async_retry() -> AsyncRetry:
+    return AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), 2)
 
 
 def client() -> redis.Redis:
@@ -77,7 +94,11 @@ def client() -> redis.Redis:
     with _lock:
         if _sync_client is None or _sync_client_url != current:
             _sync_client = redis.Redis.from_url(
-                current, socket_timeout=_SOCKET_TIMEOUT, **_client_kwargs()
+                current,
+                socket_timeout=_SOCKET_TIMEOUT,
+                retry=_shared_retry(),
+                retry_on_error=_RETRY_ON,
+                **_client_kwargs(),
             )
             _sync_client_url = current
         return _sync_client
@@ -100,10 +121,14 @@ def async_client() -> aredis.Redis:
         for k, (other, _c) in list(_async_clients.items()):
             if other.is_closed():
                 del _async_clients[k]
-        entry = (
-            loop,
-            aredis.Redis.from_url(url(), socket_timeout=_SOCKET_TIMEOUT, **_client_kwargs()),
+        shared = aredis.Redis.from_url(
+            url(),
+            socket_timeout=_SOCKET_TIMEOUT,
+            retry=_shared_async_retry(),
+            retry_on_error=_RETRY_ON,
+            **_client_kwargs(),
         )
+        entry = (loop, shared)
         _async_clients[key] = entry
     return entry[1]
 

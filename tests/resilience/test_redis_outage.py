@@ -177,11 +177,6 @@ def test_redis_outage_while_learning_and_streaming(
     asyncio.run(asyncio.wait_for(_outage(private_redis, private_site, down_for), 120))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="finding F1 in /work/briefs/h7_findings.md: the shared redis.asyncio client has no "
-    "retry, so each connection left in its pool from before the outage fails once afterwards",
-)
 def test_viewers_arriving_after_recovery_start_from_the_current_state(
     private_redis: PrivateRedis, private_site: AsgiServer
 ) -> None:
