@@ -58,6 +58,9 @@ class Environment:
     content_dir: Path
     ci: bool
     secure_ssl_redirect: bool
+    # PostgreSQL connection pool per worker process (Django's psycopg pool).
+    db_pool_min: int
+    db_pool_max: int
 
 
 def read() -> Environment:
@@ -77,4 +80,6 @@ def read() -> Environment:
         content_dir=Path(os.environ.get("CONTENT_DIR") or BASE_DIR / "content"),
         ci=_bool("CI", False),
         secure_ssl_redirect=_bool("SECURE_SSL_REDIRECT", False),
+        db_pool_min=_int("DB_POOL_MIN", 2),
+        db_pool_max=_int("DB_POOL_MAX", 20),
     )

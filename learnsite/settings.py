@@ -76,7 +76,16 @@ TEMPLATES = [
 ]
 
 if ENV.database_url:
-    DATABASES = {"default": dj_database_url.parse(ENV.database_url, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(ENV.database_url, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Under ASGI every sync view runs in a thread of its own; persistent connections
+        # would be one per thread and exhaust PostgreSQL's max_connections under load. A
+        # pool per process bounds them: DB_POOL_MAX x workers x hosts < max_connections.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": ENV.db_pool_min,
+            "max_size": ENV.db_pool_max,
+            "timeout": 20,
+        }
 else:
     DATABASES = {
         "default": {
