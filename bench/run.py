@@ -39,6 +39,7 @@ from bench.servers import (
 from bench.stats import ms, percentile, ratio
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PROFILE_DIR: Path | None = None
 TARGETS = ("ours", "channels-core", "channels-pubsub")
 LABELS = {
     "ours": "ours (hub + SSE, uvicorn)",
@@ -138,6 +139,26 @@ async def measure(
 ) -> dict[str, Any]:
     """One fresh server, ``viewers`` connected, ``count`` updates published."""
     server = start(target, redis_url)
+    profiler = None
+    if PROFILE_DIR is not None:
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+        profiler = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(server.proc.pid),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "-o",
+                str(PROFILE_DIR / f"{target}-{viewers}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     feed = f"bench-{uuid.uuid4().hex[:8]}"
     protocol = "sse" if target == "ours" else "ws"
     path = f"/live/{feed}/stream" if target == "ours" else f"/ws/live/{feed}/"
@@ -173,6 +194,9 @@ async def measure(
     finally:
         close_all(connected)
         await asyncio.sleep(0.2)
+        if profiler is not None:
+            profiler.send_signal(2)
+            profiler.wait(30)
         server.stop()
     per_update = [
         recorder.last_arrival[s] - recorder.published[s]
@@ -290,6 +314,14 @@ async def main_async(args: argparse.Namespace) -> int:
     else:
         ensure_peer_venv()
         targets += ["channels-core", "channels-pubsub"]
+    if args.targets:
+        targets = [t for t in targets if t in args.targets.split(",")]
+    skip = set(args.skip.split(",")) if args.skip else set()
+    sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else plan.fanout_sizes
+    if args.max_viewers:
+        sizes = tuple(n for n in sizes if n <= args.max_viewers)
+    global PROFILE_DIR
+    PROFILE_DIR = Path(args.profile) if args.profile else None
     started = time.monotonic()
     machine = {
         "cpus": os.cpu_count(),
@@ -297,12 +329,16 @@ async def main_async(args: argparse.Namespace) -> int:
         "platform": platform.platform(),
         "nofile": raise_nofile(),
         "smoke": args.smoke,
+        # Other work on the machine skews every figure: say how busy it was.
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     print(f"bench: {machine}", flush=True)
 
     # 1. The floor.
     floor_result = floor.run(
-        redis_url=redis_url, messages=plan.floor_messages, interval=plan.floor_interval
+        redis_url=redis_url,
+        messages=plan.floor_messages if "floor" not in skip else 1,
+        interval=plan.floor_interval,
     )
     write(
         "floor",
@@ -326,7 +362,7 @@ async def main_async(args: argparse.Namespace) -> int:
     # 2. Latency: 100 viewers, 100 updates/s.
     latency_rows = []
     count = int(plan.latency_rate * plan.latency_seconds)
-    for target in targets:
+    for target in targets if "latency" not in skip else ():
         row = await _catch(
             lambda t=target: measure(
                 t,
@@ -364,11 +400,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
     # 3. Fan-out.
     fanout_rows = []
-    for size in (
-        plan.fanout_sizes
-        if not args.max_viewers
-        else [s for s in plan.fanout_sizes if s <= args.max_viewers]
-    ):
+    for size in sizes if "fanout" not in skip else ():
         for target in targets:
             row = await _catch(
                 lambda t=target, n=size: measure(
@@ -455,6 +487,10 @@ def main() -> int:
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--no-peer", action="store_true", help="leave the Channels peer out")
     parser.add_argument("--max-viewers", type=int, default=0, help="cap the fan-out sizes")
+    parser.add_argument("--sizes", help="fan-out sizes, comma separated (default by plan)")
+    parser.add_argument("--targets", help="comma separated subset of " + ",".join(TARGETS))
+    parser.add_argument("--skip", default="", help="scenarios to skip: floor,latency,fanout")
+    parser.add_argument("--profile", help="directory for py-spy profiles of each server")
     args = parser.parse_args()
     if (os.cpu_count() or 1) >= 2:
         pin(os.getpid(), LOAD_CORE)

@@ -113,7 +113,12 @@ def _wait_port(server: Server, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{server.name} did not listen within {timeout} s:\n{server.output()}")
 
 
-def start_ours(*, redis_url: str) -> Server:
+def start_ours(
+    *,
+    redis_url: str,
+    app: str = "learnsite.asgi:application",
+    extra_env: dict[str, str] | None = None,
+) -> Server:
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="bench-uvicorn-", suffix=".log")[1])
     database = Path(tempfile.mkdtemp(prefix="bench-db-")) / "db.sqlite3"

@@ -63,7 +63,7 @@ async def _latest(feed: str) -> tuple[bool, bytes | None]:
 _DOWN = sse.json_frame("status", {"redis": "down"})
 
 
-async def _events(feed: str) -> AsyncIterator[bytes]:
+async def stream_frames(feed: str) -> AsyncIterator[bytes]:
     hub = get_hub()
     viewer: Viewer | None = None
     try:
@@ -105,7 +105,7 @@ async def stream(request: HttpRequest, feed: str) -> HttpResponse | StreamingHtt
         validate_feed(feed)
     except InvalidFeedName as exc:
         return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(_events(feed), content_type="text/event-stream")
+    response = StreamingHttpResponse(stream_frames(feed), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

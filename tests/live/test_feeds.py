@@ -28,4 +28,6 @@ def test_a_match_has_kickoff_halftime_fulltime_and_a_consistent_score() -> None:
 
 
 def test_a_match_is_repeatable_with_a_seed() -> None:
-    assert play(home="A", away="B", events=10, seed=1) == play(home="A", away="B", events=10, seed=1)
+    assert play(home="A", away="B", events=10, seed=1) == play(
+        home="A", away="B", events=10, seed=1
+    )

@@ -131,8 +131,14 @@ def test_bad_feed_name_is_a_clear_400(site_server: Any) -> None:
 
 def test_index_lists_feeds_with_their_score(client: Any, ns: str) -> None:
     feed = f"{ns}-match"
-    feed_publish(feed=feed, event={"teams": {"home": "Reds", "away": "Blues"},
-                                   "score": {"home": 2, "away": 0}, "minute": 50})
+    feed_publish(
+        feed=feed,
+        event={
+            "teams": {"home": "Reds", "away": "Blues"},
+            "score": {"home": 2, "away": 0},
+            "minute": 50,
+        },
+    )
     response = client.get("/live/")
     assert response.status_code == 200
     assert f"/live/{feed}/" in response.content.decode()
@@ -164,3 +170,29 @@ def test_redis_restart_mid_stream_recovers(private_redis: Any) -> None:
         if reader is not None:
             reader.close()
         server.stop()
+
+
+def test_the_django_view_streams_the_same_contract(ns: str) -> None:
+    """Under uvicorn, live/asgi.py answers streams before Django does; the Django view
+    (used by any other ASGI setup) keeps the same contract."""
+    import asyncio
+
+    from django.test import AsyncClient
+
+    from live.hub import get_hub
+
+    feed = f"{ns}-match"
+    feed_publish(feed=feed, event={"score": {"home": 1, "away": 0}})
+
+    async def first_chunk() -> tuple[str, bytes]:
+        response = await AsyncClient().get(f"/live/{feed}/stream")
+        stream = aiter(response.streaming_content)
+        try:
+            return response["Content-Type"], await anext(stream)
+        finally:
+            await stream.aclose()
+            await get_hub().aclose()
+
+    content_type, chunk = asyncio.run(first_chunk())
+    assert content_type == "text/event-stream"
+    assert b'"seq":1' in chunk and b'"score":{"home":1,"away":0}' in chunk

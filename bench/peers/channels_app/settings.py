@@ -24,6 +24,9 @@ CHANNEL_LAYERS = {
             if _LAYER == "pubsub"
             else "channels_redis.core.RedisChannelLayer"
         ),
-        "CONFIG": {"hosts": [_REDIS]},
+        # redis-py 8's asyncio pool holds at most 100 connections by default and raises
+        # when they are all busy; RedisChannelLayer takes one per concurrent group_add, so
+        # a burst of viewers connecting fails with "Too many connections". Raise the cap.
+        "CONFIG": {"hosts": [{"address": _REDIS, "max_connections": 20000}]},
     }
 }

@@ -1,0 +1,77 @@
+"""A raw ASGI route for ``GET /live/<feed>/stream``, in front of Django.
+
+The stream is the hottest path of the site: every update is written to every viewer.
+Through Django, each write passes three nested async generators, the response
+machinery and the ASGI send; here the viewer's loop calls ``send`` directly with
+the frames the hub built once. Everything else (and any malformed feed name, which
+Django answers with a 400 page) goes to Django unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from django.conf import settings
+
+from live.feeds import FEED_PATTERN
+from live.views import stream_frames
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_PATH = re.compile(r"/live/([^/]+)/stream")
+
+
+def _headers() -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-type", b"text/event-stream"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", str(settings.CONTENT_SECURITY_POLICY).encode()),
+    ]
+
+
+async def _serve(feed: str, receive: Receive, send: Send) -> None:
+    async def pump() -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": _headers()})
+        async for chunk in stream_frames(feed):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def until_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(until_disconnect())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            # The client is gone either way; a failed send is how that often shows.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    with contextlib.suppress(OSError, RuntimeError):
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def with_live_streams(app: ASGIApp) -> ASGIApp:
+    """Wrap the Django ASGI app so live streams skip Django's per-write layers."""
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            match = _PATH.fullmatch(scope["path"])
+            if match and FEED_PATTERN.fullmatch(match[1]):
+                await _serve(match[1], receive, send)
+                return
+        await app(scope, receive, send)
+
+    return application
