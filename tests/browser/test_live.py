@@ -116,3 +116,13 @@ def test_live_index_lists_the_demo_feed(site_server: AsgiServer, page: Any) -> N
     page.get_by_test_id("live-feeds").get_by_role("link", name="demo").click()
     page.get_by_test_id("live-status").filter(has_text="connected").wait_for()
     assert page.url.endswith("/live/demo/")
+
+
+def test_lesson_four_embeds_the_demo_feed(
+    site_server: AsgiServer, page: Any, artifacts: Path
+) -> None:
+    page.goto(f"{site_server.base_url}/lessons/from-redis-to-the-browser/")
+    board = page.locator("[data-live-board]").first
+    board.get_by_test_id("live-status").filter(has_text="connected").wait_for()
+    assert "live:demo" in board.inner_text()
+    board.screenshot(path=str(artifacts / "live-embed-lesson4.png"))
