@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
+
+logger = logging.getLogger(__name__)
+
+DATABASE_BUSY = (
+    "The database was busy for a moment, so this was not saved. Nothing you did before is "
+    "lost: press the button again (a repeat is recorded only once)."
+)
 
 
 def _render(request: HttpRequest, status: int, title: str, advice: str) -> HttpResponse:
@@ -45,12 +56,32 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its exception handler, whichever layer raised (view,
+    # middleware, session save), so sys.exc_info() says what happened.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DatabaseError):
+        return database_busy(request, exc)
     return _render(
         request,
         500,
         "Something went wrong on our side",
         "Nothing you did was lost. Try again in a moment; if it keeps happening, tell us.",
     )
+
+
+def database_busy(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    """A locked or unreachable database is a 503 with "try again", not a 500. Writes are
+    idempotent (an answer is unique per attempt and question), so the retry the learner is
+    asked for records the action exactly once."""
+    logger.warning("database unavailable for %s %s: %s", request.method, request.path, exc)
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(
+            f'<p class="form-error" role="alert">{DATABASE_BUSY}</p>', status=503
+        )
+    else:
+        response = _render(request, 503, "Please try again", DATABASE_BUSY)
+    response["Retry-After"] = "2"
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

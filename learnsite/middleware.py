@@ -4,7 +4,11 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.deprecation import MiddlewareMixin
+
+from learnsite.errors import database_busy
 
 
 def _apply(response: HttpResponseBase) -> HttpResponseBase:
@@ -41,3 +45,19 @@ def security_headers_middleware(
 
 security_headers_middleware.sync_capable = True  # type: ignore[attr-defined]
 security_headers_middleware.async_capable = True  # type: ignore[attr-defined]
+
+
+class DatabaseBusyMiddleware(MiddlewareMixin):
+    """A view that meets a locked or unreachable database answers 503 "try again".
+
+    This covers views in DEBUG too; ``learnsite.errors.server_error`` covers the same case
+    for failures elsewhere in the stack (e.g. saving the session) in production.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DatabaseError):
+            return database_busy(request, exception)
+        return None

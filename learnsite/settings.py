@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "learnsite.middleware.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "learnsite.urls"

@@ -254,10 +254,11 @@ def answer_record(
                 mistake_id=option.mistake_id or "",
                 first_try=first_try,
             )
+            # The answer and the score it changes commit together, or neither does.
+            _attempt_rescore(attempt=attempt)
     except IntegrityError:  # a double submit raced us: the first one stands
         answer = Answer.objects.get(attempt=attempt, question_id=question_id)
         return AnswerOutcome(answer, attempt, already_recorded=True)
-    _attempt_rescore(attempt=attempt)
     return AnswerOutcome(answer, attempt, already_recorded=False)
 
 

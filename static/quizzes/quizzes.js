@@ -7,7 +7,7 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
     var status = detail.xhr ? detail.xhr.status : 0;
-    if (status < 400 || status >= 500) return;
+    if (status < 400 || (status >= 500 && status !== 503)) return;
     var form = detail.requestConfig && detail.requestConfig.elt;
     if (!form || !form.closest) return;
     var question = form.closest(".quiz-question");

@@ -75,10 +75,6 @@ def stored(database: Database, attempt: str, question: str) -> int:
         return int(row[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding F3 in /work/briefs/h7_findings.md: a locked database makes the answer a 500",
-)
 def test_answer_during_a_database_lock_asks_for_a_retry_and_the_retry_counts_once(
     impatient_site: tuple[AsgiServer, Database],
 ) -> None:
