@@ -127,7 +127,6 @@ async def events(request: HttpRequest, room: str) -> HttpResponseBase:
     nickname = await request.session.aget(NICK_SESSION_KEY)
     if not isinstance(nickname, str):
         return stream_refusal(request, "Choose a nickname first, then the room opens.")
-    channel = names.chat_channel(cleaned)
     down = redis_down_text()
 
     async def stream() -> AsyncIterator[str]:
@@ -140,11 +139,7 @@ async def events(request: HttpRequest, room: str) -> HttpResponseBase:
                 try:
                     yield "retry: 3000\n\n"
                     if subscribed:
-                        yield sse.status_event(
-                            "live",
-                            f"Live: this server holds one subscription to {channel} and "
-                            "shares it with every tab it serves.",
-                        )
+                        yield sse.status_event("live", "Live: you are in the room.")
                     with contextlib.suppress(*broker.UNAVAILABLE_ERRORS):
                         await services.chat_announce(room=cleaned, nick=nickname, kind="join")
                         announced = True
