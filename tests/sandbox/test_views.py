@@ -88,8 +88,42 @@ def test_demo_start_with_unknown_mode_is_a_400(learner: Client) -> None:
     assert "Choose a mode" in resp.content.decode()
 
 
+def test_demo_start_says_so_when_redis_is_down(
+    learner: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from sandbox.demo import runs
+
+    def down(learner: str) -> None:
+        raise RedisConnectionError("refused")
+
+    monkeypatch.setattr(runs.REGISTRY, "check", down)
+    resp = learner.post("/sandbox/demo/", {"mode": "main"}, **HX)
+    assert resp.status_code == 503
+    assert "Redis is not answering" in resp.content.decode()
+
+
+def test_demo_start_refuses_a_second_run_of_the_same_learner(
+    learner: Client, fake_redis: Any
+) -> None:
+    from sandbox.demo import runs
+
+    page = learner.get("/sandbox/").content.decode()
+    found = re.search(r"sandbox:([0-9a-f]{16}):", page)
+    assert found
+    key = found.group(1)
+    fake_redis.set(runs.REGISTRY.learner_key(key), "someone-elses-run", ex=30)  # another process
+    resp = learner.post("/sandbox/demo/", {"mode": "main"}, **HX)
+    assert resp.status_code == 429
+    assert "one run per learner" in resp.content.decode()
+
+
 def test_chat_room_with_a_bad_name_is_a_400(learner: Client) -> None:
-    assert learner.get("/sandbox/chat/Bad%20Room/").status_code == 400
+    resp = learner.get("/sandbox/chat/Bad%20Room!/")
+    assert resp.status_code == 400
+    text = resp.content.decode()
+    assert "There is no chat room called" in text and "open a new room" in text
 
 
 def test_chat_create_redirects_to_a_new_room(learner: Client) -> None:
