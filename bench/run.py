@@ -283,7 +283,7 @@ def _comparison(rows: list[dict[str, Any]], key: str, title: str) -> list[str]:
         row = found.get(best[1], {})
         if row and row["delivered"] != row["expected"]:
             lost = 100 * (1 - row["delivered"] / max(1, row["expected"]))
-            label += f", lost {lost:.0f}% of deliveries"
+            label += f", {lost:.0f}% of deliveries missing at the end of the wait"
         lines.append(
             f"| {key} | {size} | {ms(ours)} | {ms(best[0])} ({label}) | {ratio(ours, best[0])} |"
         )
@@ -474,6 +474,13 @@ async def main_async(args: argparse.Namespace) -> int:
         *_fanout_table(fanout_rows),
         "",
         *_comparison(fanout_rows, "last_viewer_p99_ms", "metric"),
+        "",
+        "Reading the tables: latency is publish (the `ts` stamped by the publisher) to the "
+        'moment the load client read the bytes. "Last viewer" is, per update, publish to the '
+        "last copy received; for an update that did not reach every viewer it is the last copy "
+        f"that did. After the last publish the harness waits up to {plan.settle:g} s; "
+        'deliveries still missing then count as not delivered. "peer / ours" above 1 means '
+        "ours is that many times faster.",
         "",
         f"Total run time {time.monotonic() - started:.0f} s.",
     ]
