@@ -6,12 +6,12 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "learnsite.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
 
 # Live match streams skip Django's per-request and per-write layers (see live/asgi.py).
 from live.asgi import with_live_streams  # noqa: E402
 
-application = with_live_streams(application)
+application = with_live_streams(django_application)
 
 # Refuse to serve invalid content, with the messages `manage.py validate_content` prints;
 # on valid content this also loads the course and builds the search index up front.

@@ -63,7 +63,7 @@ async def _serve(feed: str, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def with_live_streams(app: ASGIApp) -> ASGIApp:
+def with_live_streams(app: Any) -> ASGIApp:
     """Wrap the Django ASGI app so live streams skip Django's per-write layers."""
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
