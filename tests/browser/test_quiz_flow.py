@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from learnsite.env import BASE_DIR
 from quizzes.loader import load_bank
@@ -91,9 +92,7 @@ def test_new_learner_practises_reviews_signs_up_and_keeps_progress(
         page.keyboard.press("Enter")
         page.locator(f"#q-{question.id} .quiz-feedback").wait_for()
         # htmx moves focus once the swap has settled, a moment after the node appears.
-        page.wait_for_function(
-            "document.activeElement && document.activeElement.classList.contains('quiz-feedback')"
-        )
+        expect(page.locator(f"#q-{question.id} .quiz-feedback")).to_be_focused()
     assert page.locator("#practice-progress").get_attribute("value") == str(len(QUESTIONS) - 2)
 
     first = page.locator(f"#q-{QUESTIONS[0].id}")
