@@ -185,20 +185,25 @@ def main() -> int:
         flush=True,
     )
     server = subprocess.Popen(cmd, env=child_env)
+    stop_by: list[float] = []
 
-    def forward(signum: int, _frame: object) -> None:
+    def stop(signum: int, _frame: object) -> None:
+        # Ctrl-C in a terminal reaches uvicorn too; a SIGTERM or a signal sent to this
+        # process alone is passed on. Either way uvicorn gets 10 s to finish, then is killed.
         if server.poll() is None:
             server.send_signal(signal.SIGINT)
+        if not stop_by:
+            stop_by.append(time.monotonic() + 10)
 
-    signal.signal(signal.SIGTERM, forward)
+    # Installed explicitly: a process started in the background may inherit SIGINT ignored.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
-        return server.wait()
-    except KeyboardInterrupt:
-        try:
-            return server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            return 1
+        while server.poll() is None:
+            if stop_by and time.monotonic() > stop_by[0]:
+                server.kill()
+            time.sleep(0.2)
+        return server.returncode
     finally:
         found.stop()
         print("Stopped.", flush=True)
