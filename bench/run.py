@@ -113,7 +113,11 @@ def publish(
             str(size),
         ]
         cwd = PEERS
-        env = os.environ | {"REDIS_URL": redis_url, "PEER_LAYER": target.removeprefix("channels-")}
+        env = os.environ | {
+            "REDIS_URL": redis_url,
+            "PEER_LAYER": target.removeprefix("channels-"),
+            "DJANGO_SETTINGS_MODULE": "channels_app.settings",
+        }
     return _spawn_json(cmd, cwd, env)
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "channels_app.settings")
+os.environ["DJANGO_SETTINGS_MODULE"] = "channels_app.settings"
 
 import django  # noqa: E402
 
