@@ -13,6 +13,8 @@ FEED_RULE = (
     "A feed name is 1 to 63 characters: lowercase letters, digits, '-' and '_', "
     "starting with a letter or digit (for example: demo, cup-final)."
 )
+# A feed's state (and seq) outlive a finished match long enough for the index page, then go.
+STATE_TTL_SECONDS = 24 * 60 * 60
 FEEDS_KEY = "live:feeds"  # a set of feed names that have been published to by feed_publish
 
 

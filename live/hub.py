@@ -105,6 +105,7 @@ class _Feed:
         self.total = 0  # viewers across all processes, last we heard
         self.presence_changed = asyncio.Event()
         self.last_sent = time.monotonic()
+        self.latest: bytes | None = None  # the last body heard on the channel
         self.tasks: list[asyncio.Task[None]] = []
 
     def broadcast(self, frame: bytes) -> None:
@@ -164,6 +165,11 @@ class Hub:
             for task in entry.tasks:
                 task.cancel()
 
+    def latest(self, feed: str) -> bytes | None:
+        """The last body this process heard on ``live:<feed>`` (raw PUBLISH included)."""
+        entry = self._feeds.get(feed)
+        return entry.latest if entry else None
+
     def total_viewers(self, feed: str) -> int:
         entry = self._feeds.get(feed)
         return max(entry.total, len(entry.viewers)) if entry else 0
@@ -221,6 +227,7 @@ class Hub:
             body = await sub.next(self._poll_every)
             if body is not None:
                 self.encoded += 1
+                entry.latest = body
                 entry.broadcast(sse.frame(body))
             elif time.monotonic() - entry.last_sent >= self._keepalive_every:
                 entry.broadcast(sse.KEEPALIVE)

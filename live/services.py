@@ -8,10 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from learnsite import broker
-from live.feeds import FEEDS_KEY, channel, seq_key, state_key, validate_feed
-
-# The state key outlives a finished match long enough for the index page, then goes.
-STATE_TTL_SECONDS = 24 * 60 * 60
+from live.feeds import FEEDS_KEY, STATE_TTL_SECONDS, channel, seq_key, state_key, validate_feed
 
 
 @dataclass(frozen=True)

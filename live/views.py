@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from learnsite import broker
-from live import selectors, sse
+from live import freshness, selectors, sse
 from live.feeds import FEED_RULE, InvalidFeedName, as_bytes, state_key, validate_feed
 from live.hub import Viewer, get_hub
 
@@ -52,12 +52,18 @@ def feed_page(request: HttpRequest, feed: str) -> HttpResponse:
 
 
 async def _latest(feed: str) -> tuple[bool, bytes | None]:
-    """(Redis answered, the feed's latest update body or None)."""
+    """(Redis answered, the feed's latest update body or None).
+
+    The newer of the stored state and the last body this process's hub heard on the
+    channel: a raw ``PUBLISH`` reaches the hub without touching the stored state (the
+    hub writes it back, but a viewer must not depend on that write having landed)."""
+    heard = get_hub().latest(feed)
     try:
         body = await broker.async_client().get(state_key(feed))
     except broker.UNAVAILABLE_ERRORS:
-        return False, None
-    return True, as_bytes(body) if body is not None else None
+        return False, heard
+    stored = as_bytes(body) if body is not None else None
+    return True, freshness.newest(stored=stored, heard=heard)
 
 
 _DOWN = sse.json_frame("status", {"redis": "down"})

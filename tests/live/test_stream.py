@@ -196,3 +196,59 @@ def test_the_django_view_streams_the_same_contract(ns: str) -> None:
     content_type, chunk = asyncio.run(first_chunk())
     assert content_type == "text/event-stream"
     assert b'"seq":1' in chunk and b'"score":{"home":1,"away":0}' in chunk
+
+
+def test_raw_publish_is_what_a_late_joiner_and_a_reconnect_start_from(
+    site_server: Any, ns: str, rclient: redis.Redis, readers: list[SseReader]
+) -> None:
+    """A plain PUBLISH (no feed_publish, so no stored state written by the publisher)
+    is the first frame of the next viewer, and of a viewer whose process had stopped
+    listening: the hub writes what it hears back as the state."""
+    feed = f"{ns}-match"
+    url = f"{site_server.base_url}/live/{feed}/stream"
+    feed_publish(feed=feed, event={"score": {"home": 0, "away": 0}})
+    watcher = SseReader(url)
+    readers.append(watcher)
+    watcher.next(event="message")
+    wait_for(lambda: numsub(rclient, f"live:{feed}") == 1, what="subscription")
+    raw = '{"score": {"home": 1, "away": 0}, "text": "raw goal"}'
+    rclient.publish(f"live:{feed}", raw)
+    assert watcher.next(event="message").data == raw
+    late = SseReader(url)
+    readers.append(late)
+    assert late.next(event="message").data == raw, "the late joiner starts from the raw body"
+    wait_for(lambda: rclient.get(f"live:{feed}:state") == raw.encode(), what="state written")
+    watcher.close()
+    late.close()
+    wait_for(lambda: numsub(rclient, f"live:{feed}") == 0, what="everyone left")
+    again = SseReader(url)
+    readers.append(again)
+    assert again.next(event="message").data == raw, "a reconnect starts from the raw body"
+
+
+def test_an_older_raw_body_does_not_overwrite_a_newer_state(
+    site_server: Any, ns: str, rclient: redis.Redis, readers: list[SseReader]
+) -> None:
+    feed = f"{ns}-match"
+    url = f"{site_server.base_url}/live/{feed}/stream"
+    for home in range(3):
+        feed_publish(feed=feed, event={"score": {"home": home, "away": 0}})
+    watcher = SseReader(url)
+    readers.append(watcher)
+    assert json.loads(watcher.next(event="message").data)["seq"] == 3
+    wait_for(lambda: numsub(rclient, f"live:{feed}") == 1, what="subscription")
+    rclient.publish(f"live:{feed}", '{"seq": 1, "score": {"home": 9, "away": 9}}')
+    watcher.next(event="message")
+    rclient.publish(f"live:{feed}", '{"seq": 4, "marker": "done"}')
+    watcher.next(event="message")
+    wait_for(lambda: b"done" in (rclient.get(f"live:{feed}:state") or b""), what="seq 4 stored")
+    late = SseReader(url)
+    readers.append(late)
+    assert json.loads(late.next(event="message").data)["seq"] == 4
+    from live.source import STORE_IF_NEWER
+
+    key = f"live:{feed}:state"
+    assert rclient.eval(STORE_IF_NEWER, 2, key, "live:feeds", '{"seq": 2}', 60, feed) == 0
+    assert json.loads(rclient.get(key) or b"{}")["seq"] == 4
+    assert rclient.eval(STORE_IF_NEWER, 2, key, "live:feeds", '{"seq": 5}', 60, feed) == 1
+    assert rclient.get(key) == b'{"seq": 5}'
