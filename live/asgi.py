@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 from django.conf import settings
@@ -39,10 +39,18 @@ def _headers() -> list[tuple[bytes, bytes]]:
     ]
 
 
+async def _awaiting(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
 async def _serve(feed: str, receive: Receive, send: Send) -> None:
+    def direct(frame: bytes) -> Coroutine[Any, Any, None]:
+        sending = send({"type": "http.response.body", "body": frame, "more_body": True})
+        return sending if isinstance(sending, Coroutine) else _awaiting(sending)
+
     async def pump() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": _headers()})
-        async for chunk in stream_frames(feed):
+        async for chunk in stream_frames(feed, direct=direct):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
     async def until_disconnect() -> None:

@@ -20,7 +20,8 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
 
 from learnsite import broker
 from live import presence, sse
@@ -43,25 +44,106 @@ async def _report_presence(feed: str, viewers: int) -> int:
     return await presence.areport(feed=feed, viewers=viewers)
 
 
-class Viewer:
-    """One connected stream: a bounded queue of frames the hub fills and the view drains."""
+DirectSend = Callable[[bytes], Coroutine[Any, Any, None]]
 
-    __slots__ = ("feed", "_frames", "_limit", "_waiter", "resync", "skips", "closed")
+
+class _Resume:
+    """Finish, inside the viewer's own task, a send the hub started but that had to wait
+    (the socket's buffer was full): awaiting this drives the rest of that coroutine."""
+
+    __slots__ = ("_coro", "_yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+        self._coro = coro
+        self._yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        yielded = self._yielded
+        while True:
+            try:
+                received = yield yielded
+            except BaseException as exc:  # a cancellation goes on into the send
+                try:
+                    yielded = self._coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    yielded = self._coro.send(received)
+                except StopIteration:
+                    return
+
+
+class Viewer:
+    """One connected stream: a bounded queue of frames the hub fills and the view drains.
+
+    With a ``direct`` send (the raw ASGI route), a frame offered while the viewer's task
+    is idle is written by the hub at once, in its own loop: no task wakes up per viewer
+    per message, which is most of the cost of fan-out. The hub still never waits on a
+    socket: if the send would wait (the client is not reading and its buffer is full),
+    the half-done send is handed to the viewer's task, and later frames queue as before.
+    """
+
+    __slots__ = (
+        "feed",
+        "_frames",
+        "_limit",
+        "_waiter",
+        "_direct",
+        "_inflight",
+        "_duplicate",
+        "resync",
+        "skips",
+        "closed",
+    )
 
     def __init__(self, feed: str, limit: int) -> None:
         self.feed = feed
         self._frames: deque[bytes] = deque()
         self._limit = limit
         self._waiter: asyncio.Future[None] | None = None
+        self._direct: DirectSend | None = None
+        self._inflight: _Resume | None = None
+        self._duplicate: bytes | None = None
         self.resync = False  # the queue overflowed: send the latest state, not the backlog
         self.skips = 0
         self.closed = False
+
+    def send_directly(self, send: DirectSend) -> None:
+        """Let the hub write frames with ``send`` while the viewer's task is idle."""
+        self._direct = send
+
+    def expect_duplicate(self, frame: bytes) -> None:
+        """The viewer was sent ``frame`` as its starting state; if the next update to
+        arrive is that same body (published while it joined), it is not sent twice."""
+        for queued in self._frames:
+            if queued.startswith(b"data:"):
+                if queued == frame:
+                    self._frames.remove(queued)
+                return
+        self._duplicate = frame
 
     def offer(self, frame: bytes) -> None:
         """Called by the hub. Never awaits."""
         if self.closed:
             return
-        if len(self._frames) >= self._limit:
+        if self._duplicate is not None and frame.startswith(b"data:"):
+            duplicate, self._duplicate = self._duplicate, None
+            if frame == duplicate:
+                return
+        waiter = self._waiter
+        idle = waiter is not None and not waiter.done()
+        if idle and self._direct is not None and not self._frames and self._inflight is None:
+            coro = self._direct(frame)
+            try:
+                yielded = coro.send(None)
+            except StopIteration:
+                return  # written: the usual case
+            except Exception:
+                self.close()  # the client is gone; the view's task cleans up
+                return
+            self._inflight = _Resume(coro, yielded)
+        elif len(self._frames) >= self._limit:
             self._frames.clear()
             self.resync = True
             self.skips += 1
@@ -69,16 +151,26 @@ class Viewer:
                 self.closed = True
         else:
             self._frames.append(frame)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
+        if idle:
+            assert waiter is not None
             waiter.set_result(None)
 
     def pending(self) -> int:
         return len(self._frames)
 
     async def wait(self) -> None:
-        """Until there is something to send, a resync is due, or the viewer is closed."""
-        while not (self._frames or self.resync or self.closed):
+        """Until there is something to send, a resync is due, or the viewer is closed.
+        A send the hub started and could not finish is finished here first."""
+        while True:
+            inflight = self._inflight
+            if inflight is not None:
+                try:
+                    await inflight
+                finally:
+                    self._inflight = None
+                continue
+            if self._frames or self.resync or self.closed:
+                return
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter

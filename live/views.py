@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from learnsite import broker
 from live import freshness, selectors, sse
 from live.feeds import FEED_RULE, InvalidFeedName, as_bytes, state_key, validate_feed
-from live.hub import Viewer, get_hub
+from live.hub import DirectSend, Viewer, get_hub
 
 
 def _bad_feed(request: HttpRequest, exc: InvalidFeedName) -> HttpResponse:
@@ -69,7 +69,10 @@ async def _latest(feed: str) -> tuple[bool, bytes | None]:
 _DOWN = sse.json_frame("status", {"redis": "down"})
 
 
-async def stream_frames(feed: str) -> AsyncIterator[bytes]:
+async def stream_frames(feed: str, *, direct: DirectSend | None = None) -> AsyncIterator[bytes]:
+    """The frames of one viewer's stream. With ``direct`` (a send to this viewer's
+    socket), live updates are written by the hub itself while this viewer keeps up, and
+    only the first frame, resyncs and any backlog come out of this iterator."""
     hub = get_hub()
     viewer: Viewer | None = None
     try:
@@ -79,8 +82,11 @@ async def stream_frames(feed: str) -> AsyncIterator[bytes]:
         redis_up, state = await _latest(feed)
         first = sse.frame(state) if state is not None else b""
         count = sse.json_frame("viewers", {"viewers": hub.total_viewers(feed)})
+        if first:
+            viewer.expect_duplicate(first)
         yield sse.RETRY + (first if redis_up else _DOWN) + count
-        duplicate = first or None
+        if direct is not None:
+            viewer.send_directly(direct)
         while True:
             await viewer.wait()
             if viewer.closed:
@@ -91,9 +97,6 @@ async def stream_frames(feed: str) -> AsyncIterator[bytes]:
                 yield sse.frame(state or b"{}", "resync") if redis_up else _DOWN
                 continue
             frames = viewer.drain()
-            if duplicate is not None:
-                frames = [f for f in frames if f != duplicate]
-                duplicate = None
             if frames:
                 yield b"".join(frames)
     except asyncio.CancelledError:

@@ -203,3 +203,85 @@ def test_idle_feed_gets_keepalive_comments() -> None:
 )
 def test_sse_frame_keeps_the_body_on_one_data_line(body: bytes, expected: bytes) -> None:
     assert sse.frame(body) == expected
+
+
+class Socket:
+    """A stand-in for an ASGI send: written at once, or waiting until ``unblock``."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.blocked: asyncio.Event | None = None
+
+    async def send(self, frame: bytes) -> None:
+        if self.blocked is not None:
+            await self.blocked.wait()
+        self.written.append(frame)
+
+    def block(self) -> None:
+        self.blocked = asyncio.Event()
+
+    def unblock(self) -> None:
+        assert self.blocked is not None
+        self.blocked.set()
+        self.blocked = None
+
+
+async def serve(viewer: Viewer, socket: Socket) -> None:
+    """What the stream view does with a direct send: wait, then send any backlog."""
+    viewer.send_directly(socket.send)
+    while not viewer.closed:
+        await viewer.wait()
+        for frame in viewer.drain():
+            await socket.send(frame)
+
+
+def test_the_hub_writes_to_an_idle_viewer_itself_without_waking_its_task() -> None:
+    async def body(hub: Hub, source: FakeSource) -> None:
+        viewer = await hub.join("cup")
+        socket = Socket()
+        task = asyncio.create_task(serve(viewer, socket))
+        await until(lambda: viewer._waiter is not None)
+        waiter = viewer._waiter
+        source.publish("cup", b'{"seq":1}')
+        await until(lambda: socket.written == [b'data: {"seq":1}\n\n'])
+        assert viewer._waiter is waiter and waiter is not None and not waiter.done()
+        task.cancel()
+
+    run(body)
+
+
+def test_a_direct_send_that_must_wait_is_finished_by_the_viewer_and_stays_bounded() -> None:
+    async def body(hub: Hub, source: FakeSource) -> None:
+        slow, fast = await hub.join("cup"), await hub.join("cup")
+        slow_socket, fast_socket = Socket(), Socket()
+        tasks = [
+            asyncio.create_task(serve(slow, slow_socket)),
+            asyncio.create_task(serve(fast, fast_socket)),
+        ]
+        await until(lambda: slow._waiter is not None and fast._waiter is not None)
+        slow_socket.block()
+        for seq in range(3):
+            source.publish("cup", f'{{"seq":{seq}}}'.encode())
+        await until(lambda: len(fast_socket.written) == 3)
+        assert slow_socket.written == [] and slow.pending() == 2, "one in flight, two queued"
+        slow_socket.unblock()
+        await until(lambda: len(slow_socket.written) == 3)
+        assert slow_socket.written == fast_socket.written, "in order, nothing lost"
+        slow_socket.block()
+        for seq in range(3, 20):
+            source.publish("cup", f'{{"seq":{seq}}}'.encode())
+        await until(lambda: len(fast_socket.written) == 20)
+        assert slow.pending() <= 4 and slow.resync, "the slow viewer is skipped ahead"
+        for task in tasks:
+            task.cancel()
+
+    run(body, queue_limit=4)
+
+
+def test_the_body_a_viewer_started_from_is_not_sent_twice() -> None:
+    viewer = Viewer("cup", limit=8)
+    viewer.expect_duplicate(b'data: {"seq":3}\n\n')
+    viewer.offer(sse.json_frame("viewers", {"viewers": 1}))
+    viewer.offer(b'data: {"seq":3}\n\n')
+    viewer.offer(b'data: {"seq":4}\n\n')
+    assert viewer.drain() == [sse.json_frame("viewers", {"viewers": 1}), b'data: {"seq":4}\n\n']
