@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from live.feeds import FEED_PATTERN
+from live.hub import DirectSend
 from live.views import stream_frames
 
 Scope = MutableMapping[str, Any]
@@ -43,10 +44,55 @@ async def _awaiting(awaitable: Awaitable[None]) -> None:
     await awaitable
 
 
-async def _serve(feed: str, receive: Receive, send: Send) -> None:
-    def direct(frame: bytes) -> Coroutine[Any, Any, None]:
+_chunked: tuple[bytes, bytes] = (b"", b"")  # the last frame and its HTTP/1.1 chunk
+
+
+def _chunk(frame: bytes) -> bytes:
+    """``frame`` as one chunk of a chunked response; every viewer gets the same frame
+    object, so the chunk is built once per update, not once per viewer."""
+    global _chunked
+    if _chunked[0] is not frame:
+        _chunked = (frame, b"%x\r\n%b\r\n" % (len(frame), frame))
+    return _chunked[1]
+
+
+def _direct_send(send: Send) -> DirectSend:
+    """How the hub writes a frame to this viewer.
+
+    Under uvicorn's httptools protocol (what ``make run`` serves with), a chunk goes
+    straight to the socket's transport when uvicorn itself would write it at once: the
+    response is chunked and under way, the client connected and not pushing back. That
+    skips building a message and a coroutine per viewer per update, the largest cost
+    left in fan-out after the write itself. Anything else, or any other server, goes
+    through the ASGI ``send`` (whose wait, if it must, the viewer's task finishes)."""
+
+    def through_asgi(frame: bytes) -> Coroutine[Any, Any, None]:
         sending = send({"type": "http.response.body", "body": frame, "more_body": True})
         return sending if isinstance(sending, Coroutine) else _awaiting(sending)
+
+    cycle: Any = getattr(send, "__self__", None)
+    if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl" or not all(
+        hasattr(cycle, name)
+        for name in ("transport", "flow", "chunked_encoding", "disconnected", "response_complete")
+    ):
+        return through_asgi
+
+    def to_transport(frame: bytes) -> Coroutine[Any, Any, None] | None:
+        if (
+            cycle.chunked_encoding is True
+            and not cycle.disconnected
+            and not cycle.response_complete
+            and not cycle.flow.write_paused
+        ):
+            cycle.transport.write(_chunk(frame))
+            return None
+        return through_asgi(frame)
+
+    return to_transport
+
+
+async def _serve(feed: str, receive: Receive, send: Send) -> None:
+    direct = _direct_send(send)
 
     async def pump() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": _headers()})

@@ -44,7 +44,10 @@ async def _report_presence(feed: str, viewers: int) -> int:
     return await presence.areport(feed=feed, viewers=viewers)
 
 
-DirectSend = Callable[[bytes], Coroutine[Any, Any, None]]
+# Writes one frame to a viewer's socket: returns None when it was written at once, or a
+# coroutine that finishes the write (the hub runs its first step, and if it has to wait,
+# the viewer's own task runs the rest).
+DirectSend = Callable[[bytes], Coroutine[Any, Any, None] | None]
 
 
 class _Resume:
@@ -134,8 +137,10 @@ class Viewer:
         waiter = self._waiter
         idle = waiter is not None and not waiter.done()
         if idle and self._direct is not None and not self._frames and self._inflight is None:
-            coro = self._direct(frame)
             try:
+                coro = self._direct(frame)
+                if coro is None:
+                    return  # written: the usual case
                 yielded = coro.send(None)
             except StopIteration:
                 return  # written: the usual case
