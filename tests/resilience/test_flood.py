@@ -36,6 +36,7 @@ def test_publish_flood_is_limited_and_others_are_unaffected(
             room = await other.stream("/sandbox/chat/flood/events/")
             await room.next("status", where=lambda e: 'data-state="live"' in e.data)
             memory_before = int(r.info("memory")["used_memory"])
+            keys_before = int(r.dbsize())
 
             async def one(i: int) -> int:
                 path = "/sandbox/publish/" if i % 2 else "/sandbox/chat/flood/send/"
@@ -65,8 +66,12 @@ def test_publish_flood_is_limited_and_others_are_unaffected(
             counters = list(r.scan_iter(match=f"sandbox:rate:{key}:*"))
             assert 1 <= len(counters) <= 2
             assert all(0 < r.ttl(c) <= 2 * limits.PUBLISH_WINDOW for c in counters)
+            # What the flood leaves in Redis is a constant handful of keys, not one per
+            # message. used_memory also counts the burst's client connections (about 20 of
+            # them, some hundreds of KB), so it only gets a loose bound.
+            assert int(r.dbsize()) - keys_before <= 5
             grown = int(r.info("memory")["used_memory"]) - memory_before
-            assert grown < 512 * 1024, f"Redis memory grew by {grown} bytes during the flood"
+            assert grown < 4 * 1024 * 1024, f"Redis memory grew by {grown} bytes during the flood"
         finally:
             await flooder.aclose()
             await other.aclose()
