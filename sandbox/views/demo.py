@@ -149,16 +149,19 @@ async def _run_events(run: runs.Run) -> AsyncIterator[str]:
 @require_GET
 async def events(request: HttpRequest, token: str) -> HttpResponseBase:
     learner = await alearner_key(request)
+    key = runs.token_key(token[:64])
     try:
-        value = await broker.async_client().getdel(runs.token_key(token[:64]))
+        value = await broker.async_client().get(key)
+        text = value.decode() if isinstance(value, bytes) else (value or "")
+        owner, _, mode = text.partition("|")
+        if owner != learner:
+            # Someone else's link (or none): refused, and left alone for its owner.
+            return stream_refusal(
+                request, "This run has ended or its link expired. Start a new run.", state="ended"
+            )
+        await broker.async_client().delete(key)  # a link opens its run once
     except broker.UNAVAILABLE_ERRORS:
         return stream_refusal(request, redis_down_text(), state="down")
-    text = value.decode() if isinstance(value, bytes) else (value or "")
-    owner, _, mode = text.partition("|")
-    if owner != learner:
-        return stream_refusal(
-            request, "This run has ended or its link expired. Start a new run.", state="ended"
-        )
     with contextlib.suppress(*broker.UNAVAILABLE_ERRORS):
         await broker.async_client().delete(runs.stop_key(learner))
     try:

@@ -303,6 +303,12 @@ def test_demo_runs_belong_to_the_learner_who_started_them(
             theft = await mallory.stream(stolen)
             end = await theft.next("end")
             assert "ended" in end.data or "expired" in end.data
+            await theft.close()
+            # ...and the attempt does not spoil the link for victor: his run starts.
+            own = await victor.stream(stolen)
+            await own.next("cell")
+            await own.close()
+            await victor.post("/sandbox/demo/stop/")
             # Guessed tokens fail the same way.
             for guess in ("a" * 22, "..", "%2e%2e", "*", f"{CYRILLIC_S}" * 10):
                 refused = await mallory.stream(f"/sandbox/demo/{quote(guess)}/events/")
