@@ -6,6 +6,7 @@ from quizzes import views
 
 app_name = "quizzes"
 urlpatterns = [
+    path("", views.index, name="index"),
     path("review/", views.review, name="review"),
     path("review/again/", views.review_again, name="review_again"),
     path("signup/", views.signup, name="signup"),

@@ -21,6 +21,7 @@ from quizzes import selectors, services
 from quizzes.loader import QuizBank, get_bank
 from quizzes.pages import question_view, question_views
 from quizzes.parsing import PracticeSet
+from quizzes.progress import course_progress
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -63,6 +64,22 @@ def practice_context(request: HttpRequest, lesson_slug: str) -> dict[str, Any]:
         "history": selectors.attempts_finished(learner=learner, lesson_slug=lesson_slug),
         "return_to": request.get_full_path(),
     }
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """Every practice set, in course order, with this learner's latest score."""
+    from lessons.loader import get_course
+
+    bank = get_bank()
+    lessons = {lesson.slug: lesson for lesson in get_course().lessons}
+    slugs = [slug for slug in bank.sets if slug in lessons]
+    progress = course_progress(request=request, lesson_slugs=slugs)
+    rows = [
+        {"lesson": lessons[slug], "set": bank.sets[slug], "progress": progress[slug]}
+        for slug in slugs
+    ]
+    return render(request, "quizzes/index.html", {"rows": rows})
 
 
 @require_GET

@@ -327,3 +327,18 @@ def test_admin_lists_attempts_and_learners(client: Client, admin_client: Client)
         "q-one"
         in admin_client.get(f"/admin/quizzes/quizattempt/{attempt.pk}/change/").content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_quiz_index_lists_every_practice_set_in_course_order(client: Any) -> None:
+    from lessons.loader import get_course
+    from quizzes.loader import get_bank
+
+    response = client.get("/quizzes/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    positions = [body.index(f'href="/quizzes/{lesson.slug}/"') for lesson in get_course().lessons]
+    assert positions == sorted(positions)
+    for lesson in get_course().lessons:
+        count = len(get_bank().sets[lesson.slug].questions)
+        assert f"{count} questions" in body
