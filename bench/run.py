@@ -228,6 +228,7 @@ async def measure(
         "last_viewer_p50_ms": percentile(per_update, 50),
         "last_viewer_p99_ms": percentile(per_update, 99),
         "last_viewer_max_ms": max(per_update) if per_update else None,
+        "last_viewer_per_update_ms": [round(v, 2) for v in per_update],
         "server_cpu_pct": round(100 * (cpu_after - cpu_before) / (wall_after - wall_before), 1),
         # If the load generator is near 100% of its core, its own queueing is in the figures.
         "load_client_cpu_pct": round(100 * client_cpu / (wall_after - wall_before), 1),

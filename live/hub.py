@@ -2,10 +2,13 @@
 
 While a process serves at least one viewer of a feed, one reader task holds one
 SUBSCRIBE on ``live:<feed>``. Each message is turned into its SSE frame once and offered
-to every viewer's bounded queue; offering never waits, so one slow socket cannot hold up
-the others. A viewer whose queue is full is skipped to the latest state (its queue is
-emptied and it is told to resync); one that keeps falling behind is disconnected, and its
-browser reconnects by itself. When the last viewer leaves, the subscription is released.
+to every viewer: a viewer that is keeping up gets it written to its socket by the hub
+right away (no task wakes per viewer), any other has it put on its bounded queue. Offering
+never waits, so one slow socket cannot hold up the others. The last body heard is kept,
+so a viewer joining (or resyncing) starts from it when it is newer than the stored state.
+A viewer whose queue is full is skipped to the latest state (its queue is emptied and it
+is told to resync); one that keeps falling behind is disconnected, and its browser
+reconnects by itself. When the last viewer leaves, the subscription is released.
 
 If Redis goes away (the connection breaks, or stays silent past ``source.DEAD_AFTER``),
 the reader says so to viewers, reconnects with backoff, resubscribes and sends every

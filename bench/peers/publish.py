@@ -44,7 +44,11 @@ async def main():
         else:
             late += 1
         await layer.group_send(group, {"type": "live.update", "body": body(seq, args.size)})
-    print(json.dumps({"sent": args.count, "late": late, "seconds": time.monotonic() - start}))
+    seconds = time.monotonic() - start
+    # As bench/publish.py: idle one more interval so this process's exit does not compete
+    # with the load client for the last update.
+    await asyncio.sleep(args.interval)
+    print(json.dumps({"sent": args.count, "late": late, "seconds": seconds}))
 
 
 asyncio.run(main())
