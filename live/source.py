@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -54,25 +54,25 @@ class Subscription(Protocol):
     async def close(self) -> None: ...
 
 
-class RedisSubscription:
-    """SUBSCRIBE on a client of its own. redis-py's own reconnect-and-resubscribe is
-    turned off (``Retry(NoBackoff(), 0)``): a reconnect has to be seen by the hub,
-    because viewers missed whatever was published while it was down."""
+class ChannelSubscription:
+    """SUBSCRIBE to one channel on a client of its own, for a hub. redis-py's own
+    reconnect-and-resubscribe is turned off (``Retry(NoBackoff(), 0)``): a reconnect has to
+    be seen by the hub, because viewers missed whatever was published while it was down.
+    Silence is noticed too: after ``PING_AFTER`` s we ask, after ``DEAD_AFTER`` s we give up.
 
-    def __init__(self, feed: str) -> None:
-        self.feed = feed
+    Subclasses say what a message becomes (``_on_message``) and what the state is."""
+
+    def __init__(self, channel_name: str) -> None:
+        self.channel = channel_name
         self._client: Any = broker.new_async_client(
             socket_timeout=DEAD_AFTER, retry=Retry(NoBackoff(), 0), health_check_interval=0
         )
         self._pubsub: Any = self._client.pubsub()
         self._heard = time.monotonic()
         self._pinged = 0.0
-        self._store_script: Any = self._client.register_script(STORE_IF_NEWER)
-        self._to_store: bytes | None = None
-        self._storing: asyncio.Task[None] | None = None
 
-    async def open(self) -> RedisSubscription:
-        await self._pubsub.subscribe(channel(self.feed))
+    async def open(self) -> Self:
+        await self._pubsub.subscribe(self.channel)
         # Wait for the confirmation, so a caller knows messages from now on reach us.
         deadline = time.monotonic() + DEAD_AFTER
         while time.monotonic() < deadline:
@@ -82,15 +82,16 @@ class RedisSubscription:
                 return self
         raise RedisSilent("Redis did not confirm SUBSCRIBE")
 
+    def _on_message(self, data: bytes) -> bytes:
+        return data
+
     async def next(self, timeout: float) -> bytes | None:
         reply = await self._pubsub.get_message(timeout=timeout)
         now = time.monotonic()
         if reply is not None:
             self._heard = now
             if reply["type"] == "message":
-                body = bytes(reply["data"])
-                self._remember(body)
-                return body
+                return self._on_message(bytes(reply["data"]))
             return None  # a PONG or a (un)subscribe confirmation
         silent = now - self._heard
         if silent > DEAD_AFTER:
@@ -99,6 +100,30 @@ class RedisSubscription:
             self._pinged = now
             await self._pubsub.ping()
         return None
+
+    async def state(self) -> bytes | None:
+        return None
+
+    async def close(self) -> None:
+        try:
+            await self._pubsub.aclose()
+        finally:
+            await self._client.aclose()
+
+
+class RedisSubscription(ChannelSubscription):
+    """The subscription of a live feed, ``live:<feed>``, which also keeps the feed's state."""
+
+    def __init__(self, feed: str) -> None:
+        super().__init__(channel(feed))
+        self.feed = feed
+        self._store_script: Any = self._client.register_script(STORE_IF_NEWER)
+        self._to_store: bytes | None = None
+        self._storing: asyncio.Task[None] | None = None
+
+    def _on_message(self, data: bytes) -> bytes:
+        self._remember(data)
+        return data
 
     async def state(self) -> bytes | None:
         value = await self._client.get(state_key(self.feed))
@@ -128,10 +153,7 @@ class RedisSubscription:
             # Let the last write land (briefly) so the state is not left stale.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._storing), 1.0)
-        try:
-            await self._pubsub.aclose()
-        finally:
-            await self._client.aclose()
+        await super().close()
 
 
 async def redis_source(feed: str) -> Subscription:

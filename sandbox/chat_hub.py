@@ -13,25 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from django.template.loader import render_to_string
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
-from learnsite import broker
 from live.hub import Hub, Viewer
-from live.source import Subscription
+from live.source import ChannelSubscription, Subscription
 from sandbox import names, sse
-
-PING_AFTER = 2.0  # seconds of silence before asking Redis whether it is still there
-DEAD_AFTER = 5.0  # seconds of silence (no line, no PONG) after which the hub reconnects
-
-
-class RedisSilent(ConnectionError):
-    """Redis stopped answering on the room's subscription connection."""
 
 
 def line_html(raw: object) -> str:
@@ -49,53 +37,15 @@ def line_html(raw: object) -> str:
     return render_to_string("sandbox/_chat_line.html", {"line": line})
 
 
-class RoomSubscription:
-    """``SUBSCRIBE chat:<room>`` on a connection of its own. redis-py's own reconnects are
-    off: the hub must see a broken connection, to tell the tabs and subscribe again."""
+class RoomSubscription(ChannelSubscription):
+    """``SUBSCRIBE chat:<room>``; each line is rendered to HTML once, here. A chat keeps no
+    state: lines sent while Redis was away are lost, and the tabs are told so."""
 
     def __init__(self, room: str) -> None:
-        self.channel = names.chat_channel(room)
-        self._client: Any = broker.new_async_client(
-            socket_timeout=DEAD_AFTER, retry=Retry(NoBackoff(), 0), health_check_interval=0
-        )
-        self._pubsub: Any = self._client.pubsub()
-        self._heard = time.monotonic()
-        self._pinged = 0.0
+        super().__init__(names.chat_channel(room))
 
-    async def open(self) -> RoomSubscription:
-        await self._pubsub.subscribe(self.channel)
-        deadline = time.monotonic() + DEAD_AFTER
-        while time.monotonic() < deadline:  # lines published from now on reach us
-            reply = await self._pubsub.get_message(timeout=DEAD_AFTER)
-            if reply is not None and reply["type"] == "subscribe":
-                self._heard = time.monotonic()
-                return self
-        raise RedisSilent("Redis did not confirm SUBSCRIBE")
-
-    async def next(self, timeout: float) -> bytes | None:
-        reply = await self._pubsub.get_message(timeout=timeout)
-        now = time.monotonic()
-        if reply is not None:
-            self._heard = now
-            if reply["type"] == "message":
-                return line_html(reply["data"]).encode()
-            return None  # a PONG
-        silent = now - self._heard
-        if silent > DEAD_AFTER:
-            raise RedisSilent(f"no reply from Redis for {silent:.1f} s")
-        if silent > PING_AFTER and now - self._pinged > PING_AFTER:
-            self._pinged = now
-            await self._pubsub.ping()
-        return None
-
-    async def state(self) -> bytes | None:
-        return None  # a chat keeps no state: lines sent while Redis was away are lost
-
-    async def close(self) -> None:
-        try:
-            await self._pubsub.aclose()
-        finally:
-            await self._client.aclose()
+    def _on_message(self, data: bytes) -> bytes:
+        return line_html(data).encode()
 
 
 async def room_source(room: str) -> Subscription:
