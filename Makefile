@@ -50,8 +50,10 @@ bench-smoke: $(STAMP)
 
 # 200 learners for 60 s, on SQLite and then on PostgreSQL; tables in bench/results/.
 loadtest: $(STAMP)
-	$(PY) -m bench.loadtest --db sqlite
-	$(PY) -m bench.loadtest --db postgres --pg-url $${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+	rc=0; \
+	$(PY) -m bench.loadtest --db sqlite || rc=1; \
+	$(PY) -m bench.loadtest --db postgres --pg-url $${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf $(VENV) staticfiles test-output .pytest_cache .mypy_cache .ruff_cache db.sqlite3*

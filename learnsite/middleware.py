@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.deprecation import MiddlewareMixin
@@ -61,3 +62,14 @@ class DatabaseBusyMiddleware(MiddlewareMixin):
         if isinstance(exception, DatabaseError):
             return database_busy(request, exception)
         return None
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's session middleware, but a session that cannot be saved because the
+    database is busy answers 503 "try again" instead of failing the whole response."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except DatabaseError as exc:
+            return database_busy(request, exc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import OperationalError
 from django.test import RequestFactory
 
@@ -37,3 +39,22 @@ def test_middleware_answers_htmx_with_a_fragment() -> None:
     assert response is not None and response.status_code == 503
     assert response.content.decode().startswith('<p class="form-error" role="alert">')
     assert middleware.process_exception(request, ValueError("x")) is None
+
+
+def test_a_session_that_cannot_be_saved_asks_for_a_retry(monkeypatch: Any) -> None:
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.http import HttpResponse
+
+    from learnsite.middleware import SessionMiddleware
+
+    def locked(self: SessionStore, must_create: bool = False) -> None:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(SessionStore, "save", locked)
+    middleware = SessionMiddleware(lambda r: HttpResponse("ok"))
+    request = RequestFactory().get("/lessons/why-a-broker/")
+    middleware.process_request(request)
+    request.session["learner_key"] = "0123456789abcdef"  # modified: it must be saved
+    response = middleware.process_response(request, HttpResponse("ok"))
+    assert response.status_code == 503
+    assert "press the button again" in response.content.decode()
