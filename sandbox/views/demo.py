@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from learnsite import broker
 from learnsite.learners import alearner_key, learner_key
-from sandbox import limits, names, services, sse
+from sandbox import limits, sse
 from sandbox.demo import runs
 from sandbox.views.common import (
     HtmxHttpRequest,
@@ -26,6 +26,7 @@ from sandbox.views.common import (
     redis_down_text,
     stream_refusal,
 )
+from sandbox.views.playground import publish_response
 
 TOKEN_TTL = 60  # seconds a started run waits for its page to connect
 
@@ -187,20 +188,7 @@ def stop(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_POST
 def publish(request: HtmxHttpRequest) -> HttpResponse:
-    learner = learner_key(request)
-    uid = clean_uid(request.POST.get("uid"))
-    target = f"#{uid}-publish-result" if uid else None
-    try:
-        result = services.playground_publish(
-            learner=learner, channel=runs.DEMO_CHANNEL, message=request.POST.get("message", "")
-        )
-    except (names.ChannelNameError, services.MessageError) as exc:
-        return problem(request, str(exc), status=400, target=target)
-    except limits.LimitError as exc:
-        return problem(request, str(exc), status=429, target=target, retry_after=exc.retry_after)
-    except broker.UNAVAILABLE_ERRORS:
-        return problem(request, redis_down_text(), status=503, target=target)
-    return part(request, "sandbox/_publish_result.html", {"result": result})
+    return publish_response(request, channel=runs.DEMO_CHANNEL)
 
 
 def demo_context() -> dict[str, Any]:

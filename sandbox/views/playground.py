@@ -118,16 +118,15 @@ async def stream(request: HttpRequest) -> HttpResponseBase:
     return sse.response(events())
 
 
-@require_POST
-def publish(request: HtmxHttpRequest) -> HttpResponse:
+def publish_response(request: HtmxHttpRequest, *, channel: str) -> HttpResponse:
+    """Publish the form's message on one of the learner's channels and show what PUBLISH
+    returned; every refusal says what is wrong. Shared by the playground and the demo."""
     learner = learner_key(request)
     uid = clean_uid(request.POST.get("uid"))
     target_id = f"#{uid}-publish-result" if uid else None
     try:
         result = services.playground_publish(
-            learner=learner,
-            channel=request.POST.get("channel", ""),
-            message=request.POST.get("message", ""),
+            learner=learner, channel=channel, message=request.POST.get("message", "")
         )
     except (names.ChannelNameError, services.MessageError) as exc:
         return problem(request, str(exc), status=400, target=target_id)
@@ -136,3 +135,8 @@ def publish(request: HtmxHttpRequest) -> HttpResponse:
     except broker.UNAVAILABLE_ERRORS:
         return problem(request, redis_down_text(), status=503, target=target_id)
     return part(request, "sandbox/_publish_result.html", {"result": result})
+
+
+@require_POST
+def publish(request: HtmxHttpRequest) -> HttpResponse:
+    return publish_response(request, channel=request.POST.get("channel", ""))
