@@ -354,17 +354,23 @@ class Hub:
                 await asyncio.shield(self._presence(entry.name, 0))
 
 
-_hubs: dict[int, tuple[asyncio.AbstractEventLoop, Hub]] = {}
+# One hub per (name, event loop): a uvicorn worker has one loop; tests make many.
+_hubs: dict[tuple[str, int], tuple[asyncio.AbstractEventLoop, Hub]] = {}
 
 
-def get_hub() -> Hub:
-    """The hub of the running event loop (one per uvicorn worker process)."""
+def hub_of_loop(name: str, factory: Callable[[], Hub]) -> Hub:
+    """The hub called ``name`` of the running event loop, made by ``factory`` on first use."""
     loop = asyncio.get_running_loop()
-    found = _hubs.get(id(loop))
+    found = _hubs.get((name, id(loop)))
     if found is None or found[0] is not loop:
         for key, (other, _hub) in list(_hubs.items()):
             if other.is_closed():
                 del _hubs[key]
-        found = (loop, Hub())
-        _hubs[id(loop)] = found
+        found = (loop, factory())
+        _hubs[(name, id(loop))] = found
     return found[1]
+
+
+def get_hub() -> Hub:
+    """The live feeds' hub of the running event loop (one per uvicorn worker process)."""
+    return hub_of_loop("live", Hub)

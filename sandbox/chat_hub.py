@@ -11,13 +11,12 @@ each, on purpose: there the learner is meant to see them in ``PUBSUB NUMSUB``.)
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
 from django.template.loader import render_to_string
 
-from live.hub import Hub, Viewer
+from live.hub import Hub, Viewer, hub_of_loop
 from live.source import ChannelSubscription, Subscription
 from sandbox import names, sse
 
@@ -57,20 +56,9 @@ async def room_source(room: str) -> Subscription:
         raise
 
 
-_hubs: dict[int, tuple[asyncio.AbstractEventLoop, Hub]] = {}
-
-
 def get_chat_hub() -> Hub:
     """The chat hub of the running event loop (one per server process)."""
-    loop = asyncio.get_running_loop()
-    found = _hubs.get(id(loop))
-    if found is None or found[0] is not loop:
-        for key, (other, _hub) in list(_hubs.items()):
-            if other.is_closed():
-                del _hubs[key]
-        found = (loop, Hub(source=room_source, presence_reporter=None))
-        _hubs[id(loop)] = found
-    return found[1]
+    return hub_of_loop("chat", lambda: Hub(source=room_source, presence_reporter=None))
 
 
 def _translate(frame: bytes, down_message: str) -> str:

@@ -35,21 +35,6 @@ def _lessons() -> list[tuple[str, str]]:
 LESSONS = _lessons()
 
 
-@pytest.fixture
-def csp_errors(page: Any) -> Iterator[list[str]]:
-    """Console errors about the Content Security Policy (inline script or style slipped in)."""
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    yield errors
-
-
 def test_new_learner_walks_the_whole_course(
     page: Any, site_server: AsgiServer, csp_errors: list[str]
 ) -> None:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +25,6 @@ AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe-core-4.14.1.min.j
 LESSON = "why-a-broker"
 BANK, _ = load_bank(BASE_DIR / "content", None)
 QUESTIONS: list[Question] = list(BANK.sets[LESSON].questions)
-
-
-@pytest.fixture
-def csp_errors(page: Any) -> Iterator[list[str]]:
-    errors: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    yield errors
 
 
 def _wrong_option(question: Question) -> str:
