@@ -5,7 +5,7 @@ from __future__ import annotations
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from learnsite import env
+from learnsite import env, logs
 
 ENV = env.read()
 BASE_DIR = env.BASE_DIR
@@ -14,7 +14,7 @@ DEBUG = ENV.debug
 if ENV.secret_key:
     SECRET_KEY = ENV.secret_key
 elif DEBUG:
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-5f2c9a7e1b"  # noqa: S105
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-5f2c9a7e1b"
 else:
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. With DEBUG=0 the site refuses to start without one: "
@@ -35,23 +35,33 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "learnsite",
+    "progress",
     "lessons",
     "quizzes",
     "sandbox",
     "live",
     "console",
+    "lab",
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    # First: it times everything below it, and outside ASGI starts the request id.
+    "learnsite.requestlog.request_context_middleware",
+    # The request emptied once its response is closed: freed without the cyclic collector.
+    "learnsite.middleware.request_freed_middleware",
+    # Django's and WhiteNoise's own, able to run on the loop (learnsite/asyncmiddleware.py):
+    # no thread hop per middleware per request.
+    "learnsite.asyncmiddleware.SecurityMiddleware",
     "learnsite.middleware.security_headers_middleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "learnsite.asyncmiddleware.StaticFilesMiddleware",
     "learnsite.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "learnsite.middleware.SiteNotFoundMiddleware",  # outside CommonMiddleware's redirects
+    "learnsite.asyncmiddleware.CommonMiddleware",
+    "learnsite.asyncmiddleware.CsrfViewMiddleware",
+    "learnsite.asyncmiddleware.AuthenticationMiddleware",
+    "learnsite.learners.provisional_key_middleware",
+    "learnsite.asyncmiddleware.MessageMiddleware",
+    "learnsite.asyncmiddleware.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "learnsite.middleware.DatabaseBusyMiddleware",
 ]
@@ -87,6 +97,20 @@ if ENV.database_url:
             "max_size": ENV.db_pool_max,
             "timeout": 20,
         }
+        # With the pool, this makes Django pass psycopg's ConnectionPool.check_connection as
+        # the pool's `check`: a connection the server ended (restart, failover,
+        # pg_terminate_backend) is found out and replaced before a request gets it, instead
+        # of being handed out to fail the page (36% of pages for ~10 s before).
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        # Without these a page behind a table lock waited as long as the lock was held
+        # (45 s seen): now it fails after DB_LOCK_TIMEOUT with an OperationalError, which
+        # learnsite.errors answers 503 "try again". A pooled connection keeps its options.
+        # Options given in DATABASE_URL (?options=-c ...) come later, so they win.
+        DATABASES["default"]["OPTIONS"]["options"] = (
+            f"-c lock_timeout={ENV.db_lock_timeout * 1000} "
+            f"-c statement_timeout={ENV.db_statement_timeout * 1000} "
+            + DATABASES["default"]["OPTIONS"].get("options", "")
+        ).strip()
 else:
     DATABASES = {
         "default": {
@@ -161,25 +185,78 @@ if not DEBUG:
     # is told so here rather than silenced globally.
     SILENCED_SYSTEM_CHECKS = [] if ENV.secure_ssl_redirect else ["security.W008"]
 
+# Request bodies: learnsite/bodylimit.py (wrapping Django in learnsite/asgi.py) answers 413
+# to a larger one before reading it. Every form of the site fits in 64 KB; the admin's may
+# be longer. Django's own cap is the larger of the two, so it never refuses first.
+REQUEST_BODY_MAX = 64 * 1024
+REQUEST_BODY_MAX_ADMIN = 2 * 1024 * 1024
+ADMIN_PATH_PREFIX = "/admin/"
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_ADMIN
+
+# Mail, for password resets only (EMAIL_URL, read by learnsite/env.py). PASSWORD_RESET_MAIL
+# says how a reset link reaches a learner: "smtp", "console" (printed by the server, the
+# default under DEBUG) or None (no mail: the reset page says the account cannot be recovered).
+PASSWORD_RESET_MAIL = ENV.mail.kind if ENV.mail else None
+if ENV.mail and ENV.mail.kind == "smtp":
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = ENV.mail.host
+    EMAIL_PORT = ENV.mail.port
+    EMAIL_HOST_USER = ENV.mail.user
+    EMAIL_HOST_PASSWORD = ENV.mail.password
+    EMAIL_USE_SSL = ENV.mail.use_ssl
+    EMAIL_USE_TLS = not ENV.mail.use_ssl
+    EMAIL_TIMEOUT = 10
+    if ENV.mail.from_address:
+        DEFAULT_FROM_EMAIL = ENV.mail.from_address
+elif ENV.mail:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+
 REDIS_URL = ENV.redis_url
 REDIS_MODE = ENV.redis_mode
+# Learner data goes to the sandbox Redis; None: the site's Redis (see learnsite.broker).
+SANDBOX_REDIS_URL = ENV.sandbox_redis_url
+SANDBOX_REDIS_MODE = ENV.sandbox_redis_mode
+SANDBOX_ACL = ENV.sandbox_acl
+# X-Forwarded-For is read only from these peers (learnsite.admission.client_address).
+TRUSTED_PROXIES = list(ENV.trusted_proxies)
+ADMISSION_PREFIX = ENV.admission_prefix
+# The code lab's keys on the site Redis (its job stream, queue, runners): LAB_PREFIX.
+LAB_PREFIX = ENV.lab_prefix
+# The shared demo feeds learners kick matches off on (live/matches.py) and the console may
+# publish to (live/shared.py): LIVE_DEMO_FEEDS; LIVE_MATCH_INTERVAL seconds between updates.
+LIVE_DEMO_FEEDS = list(ENV.live_demo_feeds)
+LIVE_MATCH_INTERVAL = ENV.live_match_interval
+# `manage.py prune`: anonymous learners who left nothing are removed after this many days.
+ANON_RETENTION_DAYS = ENV.anon_retention_days
 CONTENT_DIR = ENV.content_dir
 # Content is re-read when its files change in development; in production it is read once.
 CONTENT_AUTO_RELOAD = DEBUG
-# Each content loader offers a `content_errors() -> list[ContentError]`; validate_content and
-# start-up run them all and refuse invalid content.
+# Every content check that must exist (see learnsite/content/checks.py): one that cannot be
+# imported or is not registered with the "content" tag fails validation instead of vanishing.
 CONTENT_CHECKS = [
-    "lessons.loader.content_errors",
-    "quizzes.loader.content_errors",
-    "console.predictions.content_errors",
+    "lessons.checks.lesson_files",
+    "lessons.checks.lesson_embeds",
+    "quizzes.checks.quiz_files",
+    "console.checks.prediction_files",
+    "lab.checks.exercises_check",
 ]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
+# LOG_FORMAT=json: one JSON object per line; every line of a request has its request id.
+LOGGING = logs.config(ENV.log_format)
 CSRF_FAILURE_VIEW = "learnsite.errors.csrf_failure"
+# The DEBUG page and error reports hide URL settings and passwords in URLs (REDIS_URL, ...).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "learnsite.reports.SafeReporterFilter"
+
+# /metrics (learnsite/metrics.py): the local host, or a bearer token; multiprocess values
+# from PROMETHEUS_MULTIPROC_DIR when set (make run sets it).
+METRICS_TOKEN = ENV.metrics_token
+METRICS_MULTIPROC_DIR = ENV.metrics_multiproc_dir
+
+# Error reports go to Sentry only when SENTRY_DSN is set; otherwise sentry-sdk is not
+# even imported (learnsite/errorreports.py).
+if ENV.sentry_dsn:
+    from learnsite import errorreports
+
+    errorreports.start(ENV.sentry_dsn, environment=ENV.sentry_environment)

@@ -1,0 +1,92 @@
+"""Pages rendered once for every reader without a session (issue 16).
+
+A reader with no session cookie has no learner, no account and no progress: a page whose
+context then depends only on the content (the course home) is the same for all of them.
+It is rendered once per key (the content version) and kept for ``TTL_SECONDS`` at most
+(so a process-wide piece such as the Redis status it shows cannot lag for long); each
+response gets its own CSRF token in place of :data:`CSRF_SLOT`.
+
+A page may use this only if, for such a reader, it shows nothing that depends on the
+request beyond that, or puts what does in *slots*: a learner's pieces (a provisional key,
+a quiz's option order) are rendered per request and put in place of a marker the kept page
+holds (the lesson page's reader-dependent embeds and its practice set).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+
+from learnsite import broker
+from learnsite.context_processors import page_csrf_token
+
+CSRF_SLOT = "csrf-token-slot-5c1e0b7d"
+TTL_SECONDS = 30.0
+_KEPT_MAX = 512  # pages (16-80 KB each): lessons x read states, home pages by progress
+
+_lock = threading.Lock()
+_kept: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
+
+
+def reads_as_nobody(request: HttpRequest) -> bool:
+    """No session (so no learner and no account) and no flash messages to show."""
+    return (
+        settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and CookieStorage.cookie_name not in request.COOKIES
+    )
+
+
+def with_token(html: str, request: HttpRequest) -> str:
+    return html.replace(CSRF_SLOT, page_csrf_token(request)) if CSRF_SLOT in html else html
+
+
+def rendered_once(key: Hashable, render: Callable[[dict[str, object]], str]) -> str:
+    """``render(extra_context)``'s HTML for ``key``, rendering it at most once per TTL."""
+    if settings.CONTENT_AUTO_RELOAD:  # development: templates and content change under us
+        return render({"csrf_token": CSRF_SLOT})
+    # The layout says which Redis the site runs on (the embedded fallback's badge): a page
+    # kept before that changed is not the page now.
+    key = (key, broker.is_embedded(), broker.describe_url())
+    now = time.monotonic()
+    with _lock:
+        found = _kept.get(key)
+        if found is not None and now - found[0] < TTL_SECONDS:
+            _kept.move_to_end(key)
+            return found[1]
+    html = render({"csrf_token": CSRF_SLOT})
+    with _lock:
+        _kept[key] = (now, html)
+        while len(_kept) > _KEPT_MAX:
+            _kept.popitem(last=False)  # the least recently used
+    return html
+
+
+def page_for_nobody(
+    request: HttpRequest,
+    key: Hashable,
+    render: Callable[[dict[str, object]], str],
+    *,
+    slots: Mapping[str, str] | None = None,
+) -> HttpResponse:
+    """The page kept for ``key`` with this response's CSRF token; each of ``slots`` (a
+    marker the kept page holds once, rendered in its place) is replaced by this request's
+    own piece, which is put in as it is."""
+    html = with_token(rendered_once(key, render), request)
+    for slot, piece in (slots or {}).items():
+        html = html.replace(slot, piece, 1)
+    response = HttpResponse(html)
+    # A shared cache must not hand this page to a reader who has a session.
+    patch_vary_headers(response, ("Cookie",))
+    return response
+
+
+def forget() -> None:
+    with _lock:
+        _kept.clear()
