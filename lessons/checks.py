@@ -1,42 +1,45 @@
-"""Run every content check in ``settings.CONTENT_CHECKS`` (validate_content and start-up)."""
+"""The lessons' content checks (``manage.py check --tag content``).
+
+lessons.E001: a problem in a lesson file (front matter, body, links, duplicates).
+lessons.E002: an embed's argument is refused by the app that provides the embed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import Any
 
-from django.conf import settings
-from django.utils.module_loading import import_string
+from django.apps import AppConfig
+from django.core.checks import CheckMessage, register
 
-
-@dataclass
-class CheckReport:
-    errors: list[str] = field(default_factory=list)
-    ran: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # "path: why"
+from learnsite.content import embeds
+from learnsite.content.checks import CONTENT, as_errors
+from learnsite.content.errors import ContentError
+from lessons import loader
 
 
-def _missing_module(dotted: str, exc: ModuleNotFoundError) -> bool:
-    """True when the check's own module (or a parent) does not exist yet, not a broken import
-    inside it."""
-    module = dotted.rpartition(".")[0]
-    return exc.name is not None and (module == exc.name or module.startswith(exc.name + "."))
-
-
-def run_content_checks(paths: Iterable[str] | None = None) -> CheckReport:
-    report = CheckReport()
-    for dotted in settings.CONTENT_CHECKS if paths is None else paths:
-        try:
-            check: Callable[[], Iterable[object]] = import_string(dotted)
-        except ModuleNotFoundError as exc:
-            if not _missing_module(dotted, exc):
-                report.errors.append(f"{dotted}: cannot import the check ({exc})")
+def embed_use_errors() -> list[ContentError]:
+    """What each embed's own validator says about its uses in the (readable) lessons."""
+    errors: list[ContentError] = []
+    for lesson in loader.get_course().lessons:
+        for ref in lesson.embeds:
+            embed = embeds.get(ref.name)
+            if embed is None or embed.validate is None:
                 continue
-            report.skipped.append(f"{dotted}: module not built yet")
-            continue
-        except ImportError as exc:
-            report.skipped.append(f"{dotted}: {exc}")
-            continue
-        report.ran.append(dotted)
-        report.errors.extend(str(error) for error in check())
-    return report
+            use = embeds.EmbedUse(ref.name, ref.arg, lesson.path, ref.line, lesson.slug)
+            errors.extend(ContentError(lesson.path, ref.line, text) for text in embed.validate(use))
+    return errors
+
+
+@register(CONTENT)
+def lesson_files(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    return as_errors(loader.content_errors(), "lessons.E001")
+
+
+@register(CONTENT)
+def lesson_embeds(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    return as_errors(embed_use_errors(), "lessons.E002")

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lessons.errors import ContentError
+from django.urls import reverse
+
+from learnsite.content.errors import ContentError
+
+# The parts the course home groups lessons in, in course order (a lesson's ``part:`` key).
+PARTS: tuple[str, ...] = ("Pub/sub", "Queues and streams", "In production")
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,17 @@ class RunnableBlock:
 
 
 @dataclass(frozen=True)
+class HeldBlock:
+    """The block an embed holds back (its answer): ``slot`` is left in ``Lesson.html`` inside
+    an element with id ``dom_id``; a page puts ``shown`` or ``concealed`` there."""
+
+    slot: str
+    dom_id: str
+    shown: str  # the runnable block (the lab's editor) and its output, as written
+    concealed: str  # the code without a Run button, and a note where the output will be
+
+
+@dataclass(frozen=True)
 class EmbedRef:
     """A ``::: embed <name> [<arg>]`` line; ``slot`` is the placeholder left in ``Lesson.html``."""
 
@@ -30,6 +46,7 @@ class EmbedRef:
     arg: str | None
     line: int
     slot: str
+    held: HeldBlock | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,7 @@ class Lesson:
     title: str
     order: int
     summary: str
+    part: str  # one of PARTS
     path: Path
     html: str
     headings: tuple[Heading, ...]
@@ -49,7 +67,16 @@ class Lesson:
 
     @property
     def url(self) -> str:
-        return f"/lessons/{self.slug}/"
+        return reverse("lessons:detail", args=[self.slug])
+
+    def get_absolute_url(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    lessons: tuple[Lesson, ...]
 
 
 @dataclass(frozen=True)
@@ -64,6 +91,15 @@ class Course:
             if lesson.slug == slug:
                 return lesson
         return None
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """The parts that have lessons, in course order, each with its lessons in order."""
+        return tuple(
+            Part(name, group)
+            for name in PARTS
+            if (group := tuple(lesson for lesson in self.lessons if lesson.part == name))
+        )
 
     def neighbours(self, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
         """The lessons before and after ``lesson`` in course order."""

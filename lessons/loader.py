@@ -11,15 +11,42 @@ the files, so an edited lesson shows on the next reload; otherwise the course is
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
-from lessons import frontmatter, rendering
-from lessons.course import Course, Lesson
-from lessons.errors import ContentError
+from learnsite.content import files, frontmatter
+from learnsite.content.errors import ContentError
+from lessons import rendering
+from lessons.course import PARTS, Course, Lesson
+
+FRONT_MATTER = frontmatter.FrontMatterSpec(
+    kind="a lesson",
+    examples={
+        "title": "title: Publish and subscribe with redis-py",
+        "slug": "slug: publish-and-subscribe",
+        "order": "order: 2",
+        "summary": "summary: One or two sentences shown on the course home.",
+        "part": "part: Pub/sub",
+    },
+)
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class _Front:
+    """A lesson's valid front matter, with the lines duplicates are reported on."""
+
+    title: str
+    slug: str
+    order: int
+    summary: str
+    part: str
+    slug_line: int
+    order_line: int
 
 
 @dataclass(frozen=True)
@@ -27,7 +54,7 @@ class _ParsedFile:
     """One file's result: a lesson (if its front matter is valid) and its own errors."""
 
     lesson: Lesson | None
-    front: frontmatter.FrontMatter | None
+    front: _Front | None
     links: tuple[rendering.InternalLink, ...]
     errors: tuple[ContentError, ...]
 
@@ -50,24 +77,68 @@ def lessons_dir() -> Path:
     return Path(settings.CONTENT_DIR) / "lessons"
 
 
+def _slug_suggestion(value: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-") or "my-lesson"
+
+
+def _parts_phrase() -> str:
+    *first, last = (f'"{name}"' for name in PARTS)
+    return f"{', '.join(first)} or {last}" if first else last
+
+
+def _front(path: Path, front: frontmatter.FrontMatter, errors: list[ContentError]) -> _Front | None:
+    """The lesson's own rules for its front-matter values; problems go to ``errors``."""
+    found: list[ContentError] = []
+    title = frontmatter.text_value(path, front, FRONT_MATTER, "title", found)
+    summary = frontmatter.text_value(path, front, FRONT_MATTER, "summary", found)
+    part = frontmatter.text_value(path, front, FRONT_MATTER, "part", found)
+    if part is not None and part not in PARTS:
+        found.append(
+            ContentError(
+                path,
+                front.line("part"),
+                f'unknown part "{part}"; write part: followed by one of {_parts_phrase()}',
+            )
+        )
+    slug_field, order_field = front.fields.get("slug"), front.fields.get("order")
+    slug = slug_field.value if slug_field is not None else None
+    if slug_field is not None and (not isinstance(slug, str) or not SLUG_RE.match(slug)):
+        found.append(
+            ContentError(
+                path,
+                slug_field.line,
+                f'bad slug "{slug}"; use lowercase letters, digits and hyphens, '
+                f'e.g. "{_slug_suggestion(str(slug))}"',
+            )
+        )
+    order = order_field.value if order_field is not None else None
+    if order_field is not None and (
+        isinstance(order, bool) or not isinstance(order, int) or order < 1
+    ):
+        found.append(
+            ContentError(
+                path,
+                order_field.line,
+                f'"order" must be a whole number from 1 up, e.g. order: 3 (found {order!r})',
+            )
+        )
+    errors.extend(found)
+    if errors or title is None or summary is None or part is None:
+        return None
+    assert isinstance(slug, str) and isinstance(order, int)
+    return _Front(title, slug, order, summary, part, front.line("slug"), front.line("order"))
+
+
 def _parse_file(path: Path, raw: bytes) -> _ParsedFile:
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return _ParsedFile(
-            None,
-            None,
-            (),
-            (ContentError(path, line, "the file is not valid UTF-8 text; save it as UTF-8"),),
-        )
-    text = text.replace("\r\n", "\n")
-    try:
-        parts = frontmatter.split(path, text)
+        text = files.decode(path, raw)
     except ContentError as exc:
         return _ParsedFile(None, None, (), (exc,))
-    front, front_errors = frontmatter.parse(path, parts.front)
-    body = rendering.render_body(path, parts.body, parts.body_first_line)
+    read, front_errors = frontmatter.read(path, text, FRONT_MATTER)
+    if read is None:
+        return _ParsedFile(None, None, (), tuple(front_errors))
+    front = _front(path, read, front_errors)
+    body = rendering.render_body(path, read.body, read.body_first_line)
     errors = (*front_errors, *body.errors)
     if front is None:
         return _ParsedFile(None, None, body.links, errors)
@@ -76,6 +147,7 @@ def _parse_file(path: Path, raw: bytes) -> _ParsedFile:
         title=front.title,
         order=front.order,
         summary=front.summary,
+        part=front.part,
         path=path,
         html=body.html,
         headings=body.headings,
@@ -189,7 +261,8 @@ def _build(entries: list[tuple[Path, _Cached]], missing_dir: Path | None) -> Cou
     headings = {lesson.slug: {heading.id for heading in lesson.headings} for lesson in lessons}
     for path, entry in entries:
         errors.extend(_link_errors(path, entry.parsed.links, entry.parsed.lesson, headings))
-    lessons.sort(key=lambda lesson: lesson.order)
+    # Course order: part by part, then by order within a part (the home page groups by part).
+    lessons.sort(key=lambda lesson: (PARTS.index(lesson.part), lesson.order))
     version = hashlib.sha256("".join(entry.digest for _path, entry in entries).encode())
     return Course(tuple(lessons), tuple(errors), version.hexdigest()[:16])
 

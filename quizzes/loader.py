@@ -1,6 +1,6 @@
 """The one loader for practice sets: discover, parse, validate, cache by the files' state.
 
-`get_bank()` is what views use; `content_errors()` is what `validate_content` runs.
+`get_bank()` is what views use; `content_errors()` is what the quizzes' content check runs.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from typing import Any
 
 from django.conf import settings
 
+from learnsite.content.errors import ContentError
+from lessons.loader import get_course
 from quizzes.parsing import (
     Mistake,
+    Option,
     PracticeSet,
-    Problem,
     Question,
     parse_catalog,
     parse_quiz_file,
@@ -50,16 +52,9 @@ class QuizBank:
         return self.mistakes.get(mistake_id) if mistake_id else None
 
 
-class QuizContentError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        first = problems[0]
-        super().__init__(f"{first.path}:{first.line}: {first.message}")
-
-
 def load_bank(
     content_dir: Path, lessons: Mapping[str, LessonInfo] | None
-) -> tuple[QuizBank, list[Problem]]:
+) -> tuple[QuizBank, list[ContentError]]:
     """Parse everything under `content_dir`; `lessons` None skips the checks against lessons."""
     catalog_path = content_dir / "misconceptions.md"
     mistakes, problems = parse_catalog(catalog_path)
@@ -73,9 +68,9 @@ def load_bank(
         if practice.lesson_slug in sets:
             other = sets[practice.lesson_slug].path.name
             problems.append(
-                Problem(
+                ContentError(
                     path,
-                    2,
+                    practice.lesson_line,
                     f"lesson '{practice.lesson_slug}' already has a "
                     f"practice set in {other}; keep one file per lesson",
                 )
@@ -84,18 +79,20 @@ def load_bank(
         if lessons is not None and practice.lesson_slug not in lessons:
             known = ", ".join(sorted(lessons)) or "(no lessons found)"
             problems.append(
-                Problem(
+                ContentError(
                     path,
-                    2,
+                    practice.lesson_line,
                     f"lesson '{practice.lesson_slug}' does not exist; write one of: {known}",
                 )
             )
+        if lessons is not None and practice.lesson_slug in lessons:
+            problems.extend(_title_problems(practice, lessons[practice.lesson_slug]))
         sets[practice.lesson_slug] = practice
         for question in practice.questions:
             if question.id in questions:
                 first = questions[question.id]
                 problems.append(
-                    Problem(
+                    ContentError(
                         path,
                         question.line,
                         f"question id '{question.id}' is "
@@ -108,7 +105,7 @@ def load_bank(
             for option in question.options:
                 if option.mistake_id and option.mistake_id not in mistakes:
                     problems.append(
-                        Problem(
+                        ContentError(
                             path,
                             option.line,
                             f"question '{question.id}' names "
@@ -118,11 +115,13 @@ def load_bank(
                             "use a listed id",
                         )
                     )
+                if lessons is not None and option.fix_lesson is not None:
+                    problems.extend(_fix_problems(path, question.id, option, lessons))
     used = {m for q in questions.values() for m in q.mistake_ids}
     for mistake in mistakes.values():
         if mistake.id not in used:
             problems.append(
-                Problem(
+                ContentError(
                     mistake.path,
                     mistake.line,
                     f"mistake '{mistake.id}' is not "
@@ -135,7 +134,7 @@ def load_bank(
         lesson = lessons.get(mistake.lesson_slug)
         if lesson is None:
             problems.append(
-                Problem(
+                ContentError(
                     mistake.path,
                     mistake.line,
                     f"mistake '{mistake.id}': lesson '{mistake.lesson_slug}' does not exist",
@@ -144,7 +143,7 @@ def load_bank(
         elif mistake.anchor not in lesson.heading_ids:
             ids = ", ".join(sorted(lesson.heading_ids))
             problems.append(
-                Problem(
+                ContentError(
                     mistake.path,
                     mistake.line,
                     f"mistake '{mistake.id}': "
@@ -159,7 +158,7 @@ def load_bank(
             if count < MIN_QUESTIONS_PER_LESSON:
                 where = sets[slug].path if slug in sets else content_dir / "quizzes"
                 problems.append(
-                    Problem(
+                    ContentError(
                         where,
                         1,
                         f"lesson '{slug}' has {count} practice "
@@ -172,13 +171,54 @@ def load_bank(
     return QuizBank(sets=sets, questions=questions, mistakes=mistakes), problems
 
 
+def _title_problems(practice: PracticeSet, lesson: LessonInfo) -> list[ContentError]:
+    """A practice set is shown under its lesson's name, so its title is the lesson's title."""
+    if practice.title == lesson.title:
+        return []
+    return [
+        ContentError(
+            practice.path,
+            practice.title_line,
+            f"title '{practice.title}' is not the title of lesson '{lesson.slug}'; "
+            f"write: title: {lesson.title}",
+        )
+    ]
+
+
+def _fix_problems(
+    path: Path, question_id: str, option: Option, lessons: Mapping[str, LessonInfo]
+) -> list[ContentError]:
+    """A choice's own fix link must point at a section that exists."""
+    line = option.fix_line or option.line
+    lesson = lessons.get(option.fix_lesson or "")
+    if lesson is None:
+        known = ", ".join(sorted(lessons)) or "(no lessons found)"
+        return [
+            ContentError(
+                path,
+                line,
+                f"question '{question_id}': 'fix:' names lesson '{option.fix_lesson}', "
+                f"which does not exist; write one of: {known}",
+            )
+        ]
+    if option.fix_anchor not in lesson.heading_ids:
+        ids = ", ".join(sorted(lesson.heading_ids))
+        return [
+            ContentError(
+                path,
+                line,
+                f"question '{question_id}': 'fix:' names section '#{option.fix_anchor}', "
+                f"which lesson '{lesson.slug}' does not have; its sections are: {ids}",
+            )
+        ]
+    return []
+
+
 def course_lessons() -> dict[str, LessonInfo] | None:
     """The lessons as the lessons loader sees them, or None if they cannot be read (their own
     check reports why)."""
     try:
-        from lessons.loader import get_course
-
-        course: Any = get_course()
+        course = get_course()
         return {
             lesson.slug: LessonInfo(
                 lesson.slug, lesson.title, frozenset(h.id for h in lesson.headings)
@@ -199,8 +239,8 @@ def _fingerprint(content_dir: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 def get_bank() -> QuizBank:
-    """The validated quiz bank; re-read when the files change (in development) and raises
-    QuizContentError when the content is invalid."""
+    """The validated quiz bank; re-read when the files change (in development). Raises the
+    first ContentError when the content is invalid (the content check reports them all)."""
     content_dir = Path(settings.CONTENT_DIR)
     with _lock:
         key = _cache.get("key")
@@ -213,7 +253,7 @@ def get_bank() -> QuizBank:
             return bank
         bank, problems = load_bank(content_dir, course_lessons())
         if problems:
-            raise QuizContentError(problems)
+            raise problems[0]
         _cache.update(key=fingerprint, bank=bank)
         return bank
 
@@ -223,9 +263,7 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def content_errors() -> list[Any]:
-    """Every problem in the quiz content, as `lessons.errors.ContentError`s."""
-    from lessons.errors import ContentError
-
+def content_errors() -> list[ContentError]:
+    """Every problem in the quiz content and the mistake catalog."""
     _bank, problems = load_bank(Path(settings.CONTENT_DIR), course_lessons())
-    return [ContentError(p.path, p.line, p.message) for p in problems]
+    return problems

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Literal
 
 from django.db.models import Count, Q
-from django.http import HttpRequest
+from django.utils import timezone
 
-from learnsite.learners import SESSION_KEY
+from lessons.course import Course
+from progress.imports import Known, KnownQuestion
+from progress.models import Answer, ExerciseAttempt, Learner, QuizAttempt
 from quizzes.loader import QuizBank
-from quizzes.models import Answer, Learner, QuizAttempt
-
-REVIEW_STREAK = 2  # right this many times in a row and a question leaves the review
-
-
-def learner_find(*, request: HttpRequest) -> Learner | None:
-    """This visitor's learner if they have one yet; never creates anything."""
-    if request.user.is_authenticated:
-        learner = Learner.objects.filter(user=request.user).first()
-        if learner is not None:
-            return learner
-    key = request.session.get(SESSION_KEY)
-    if not isinstance(key, str):
-        return None
-    learner = Learner.objects.filter(key=key).first()
-    if learner is not None and learner.user_id is not None and (learner.user_id != request.user.pk):
-        return None
-    return learner
+from quizzes.parsing import Mistake, Question
+from quizzes.schedule import AnswerEvent, Card, schedule
 
 
 def attempt_latest(*, learner: Learner, lesson_slug: str) -> QuizAttempt | None:
@@ -49,6 +37,36 @@ def review_round_latest(*, learner: Learner) -> QuizAttempt | None:
     )
 
 
+def review_scope(previous: QuizAttempt | None) -> str:
+    """The ``first_seed`` scope of the review round that follows ``previous`` (the learner's
+    latest review round, finished, or None before the first): each new round a page shows
+    before its first answer gets an order of its own, the same on every page and in that
+    answer."""
+    return "review" if previous is None else f"review-after:{previous.pk}"
+
+
+def review_round_open(
+    round_: QuizAttempt | None, *, due: Collection[str], answered: Collection[str]
+) -> bool:
+    """Whether the review page still shows ``round_`` (the latest review round, ``answered``
+    its answered question ids): while it is unfinished and asks nothing twice. Once it is
+    finished, or a question it already asked is due again, the page shows the next round."""
+    return (
+        round_ is not None
+        and round_.finished_at is None
+        and not any(question_id in answered for question_id in due)
+    )
+
+
+def review_round_before(*, learner: Learner, round_: QuizAttempt) -> QuizAttempt | None:
+    """The learner's review round just before ``round_``."""
+    return (
+        QuizAttempt.objects.filter(learner=learner, kind=QuizAttempt.Kind.REVIEW, pk__lt=round_.pk)
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+
+
 def attempts_finished(*, learner: Learner, lesson_slug: str, limit: int = 5) -> list[QuizAttempt]:
     """The learner's latest finished attempts at a practice set, newest first."""
     return list(
@@ -63,88 +81,67 @@ def attempts_finished(*, learner: Learner, lesson_slug: str, limit: int = 5) -> 
 
 @dataclass(frozen=True)
 class ReviewState:
-    question_ids: tuple[str, ...]  # in review, most recently missed first
+    """Where the learner's answered questions stand on the spaced schedule (``schedule.py``)."""
+
+    question_ids: tuple[str, ...]  # due now, in course order (lesson, then set order)
     mistakes: tuple[tuple[str, int], ...]  # (mistake id, times made), most made first
+    upcoming: tuple[Card, ...] = ()  # on the schedule, not due yet, soonest first
+
+    @property
+    def next_due(self) -> datetime | None:
+        return self.upcoming[0].due_at if self.upcoming else None
 
 
-def review_state(*, learner: Learner, bank: QuizBank) -> ReviewState:
-    """Questions the learner got wrong and has not since answered right twice in a row."""
-    streak: dict[str, int] = {}
-    missed_at: dict[str, int] = {}
+def review_state(*, learner: Learner, bank: QuizBank, now: datetime | None = None) -> ReviewState:
+    """The questions due for review ``now`` (default: the current time), the ones coming back
+    later, and the mistakes the learner made, all from their stored answers (one query).
+    Questions no longer in the bank are left out."""
+    now = now if now is not None else timezone.now()
     mistakes: Counter[str] = Counter()
+    events = []
     rows = (
         Answer.objects.filter(attempt__learner=learner)
         .order_by("answered_at", "pk")
-        .values_list("question_id", "correct", "mistake_id")
+        .values_list("question_id", "correct", "mistake_id", "answered_at")
     )
-    for order, (question_id, correct, mistake_id) in enumerate(rows):
-        if correct:
-            streak[question_id] = streak.get(question_id, 0) + 1
-        else:
-            streak[question_id] = 0
-            missed_at[question_id] = order
-            if mistake_id:
-                mistakes[mistake_id] += 1
-    in_review = [
-        q for q in missed_at if streak.get(q, 0) < REVIEW_STREAK and bank.question(q) is not None
-    ]
-    in_review.sort(key=lambda q: -missed_at[q])
-    known = [(m, n) for m, n in mistakes.most_common() if bank.mistake(m) is not None]
-    return ReviewState(tuple(in_review), tuple(known))
+    for question_id, correct, mistake_id, answered_at in rows:
+        events.append(AnswerEvent(question_id, correct, answered_at))
+        if not correct and mistake_id:
+            mistakes[mistake_id] += 1
+    cards = schedule(events)
+    order = {qid: at for at, qid in enumerate(bank.questions)}
+    known = [card for qid, card in cards.items() if qid in order]
+    due = sorted((c.question_id for c in known if c.is_due(now)), key=order.__getitem__)
+    upcoming = sorted(
+        (c for c in known if c.due_at is not None and not c.is_due(now)),
+        key=lambda c: (c.due_at, order[c.question_id]),
+    )
+    named = [(m, n) for m, n in mistakes.most_common() if bank.mistake(m) is not None]
+    return ReviewState(tuple(due), tuple(named), tuple(upcoming))
 
 
 def attempt_answers(*, attempt: QuizAttempt) -> dict[str, Answer]:
     return {a.question_id: a for a in attempt.answers.all()}
 
 
-def progress_export(*, learner: Learner | None) -> dict[str, Any]:
-    """Everything stored about this learner's progress, as plain JSON-able data."""
-    if learner is None:
-        return {"learner": None, "lessons_read": [], "attempts": [], "predictions": []}
-    attempts = learner.attempts.order_by("started_at", "pk").prefetch_related("answers")
-    return {
-        "learner": {
-            "account": learner.user.get_username() if learner.user else None,
-            "since": learner.created_at.isoformat(),
-        },
-        "lessons_read": [
-            {"lesson": r.lesson_slug, "read_at": r.read_at.isoformat()}
-            for r in learner.reads.order_by("read_at", "pk")
-        ],
-        "attempts": [
-            {
-                "kind": a.kind,
-                "lesson": a.lesson_slug or None,
-                "started_at": a.started_at.isoformat(),
-                "finished_at": a.finished_at.isoformat() if a.finished_at else None,
-                "score": a.score,
-                "total": a.total,
-                "answers": [
-                    {
-                        "question": x.question_id,
-                        "question_version": x.question_hash,
-                        "option": x.option_id,
-                        "shown_label": x.shown_label,
-                        "correct": x.correct,
-                        "mistake": x.mistake_id or None,
-                        "answered_at": x.answered_at.isoformat(),
-                    }
-                    for x in sorted(a.answers.all(), key=lambda x: (x.answered_at, x.pk))
-                ],
-            }
-            for a in attempts
-        ],
-        "predictions": [
-            {
-                "prediction": p.prediction_id,
-                "lesson": p.lesson_slug,
-                "answer": p.answer,
-                "correct": p.correct,
-                "answered_at": p.answered_at.isoformat(),
-            }
-            for p in learner.predictions.order_by("answered_at", "pk")
-        ],
-    }
+def retry_answers(*, attempt: QuizAttempt) -> dict[str, Answer]:
+    """The latest answer of each question retried after ``attempt`` finished, by question id
+    (one query)."""
+    rows = Answer.objects.filter(
+        attempt__retry_of=attempt, attempt__kind=QuizAttempt.Kind.RETRY
+    ).order_by("answered_at", "pk")
+    return {a.question_id: a for a in rows}
+
+
+def retry_find(*, learner: Learner, lesson_slug: str, retry_id: int) -> QuizAttempt | None:
+    """A retry of one question of ``lesson_slug`` by this learner, with the round it retries."""
+    return (
+        QuizAttempt.objects.filter(
+            pk=retry_id, learner=learner, kind=QuizAttempt.Kind.RETRY, lesson_slug=lesson_slug
+        )
+        .select_related("retry_of")
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -187,3 +184,109 @@ def insights(*, lesson_slug: str | None) -> tuple[dict[str, QuestionStats], list
         .order_by("-n", "mistake_id")
     ]
     return stats, mistakes
+
+
+MasteryState = Literal["not-met", "made", "cleared"]
+
+
+@dataclass(frozen=True)
+class MasteryEvent:
+    """One thing the learner did that mastery reads: a quiz answer (``question_id`` set) or a
+    graded exercise run (``question_id`` None). ``mistake_id`` is the mistake a wrong pick or
+    a failed run named when it happened ("" for none)."""
+
+    at: datetime
+    question_id: str | None
+    correct: bool
+    mistake_id: str
+
+
+@dataclass(frozen=True)
+class ConceptMastery:
+    mistake: Mistake
+    state: MasteryState
+    made: int  # times the learner made it
+    questions: tuple[Question, ...]  # the questions with an option naming it, bank order
+
+
+def mastery(*, events: Iterable[MasteryEvent], bank: QuizBank) -> tuple[ConceptMastery, ...]:
+    """For each mistake of the catalog (catalog order): never made ("not-met"), made and not
+    answered right since ("made"), or made and then a question with an option naming it
+    answered right afterwards ("cleared"). Making it again after clearing it opens it again.
+
+    Pure over the rows: ``events`` in the order they happened (ties keep the given order).
+    Only a right answer to a question clears a mistake; an exercise run can make one."""
+    questions_of: dict[str, list[Question]] = {m: [] for m in bank.mistakes}
+    for question in bank.questions.values():
+        for mistake_id in dict.fromkeys(question.mistake_ids):
+            if mistake_id in questions_of:
+                questions_of[mistake_id].append(question)
+    made: Counter[str] = Counter()
+    open_: dict[str, bool] = {}  # made and not cleared since
+    for event in sorted(events, key=lambda e: e.at):
+        if not event.correct:
+            if event.mistake_id in questions_of:
+                made[event.mistake_id] += 1
+                open_[event.mistake_id] = True
+            continue
+        answered = bank.question(event.question_id) if event.question_id else None
+        if answered is None:
+            continue
+        for mistake_id in answered.mistake_ids:
+            if open_.get(mistake_id):
+                open_[mistake_id] = False
+    return tuple(
+        ConceptMastery(
+            mistake=mistake,
+            state=(
+                "not-met"
+                if not made[mistake.id]
+                else "made"
+                if open_.get(mistake.id)
+                else "cleared"
+            ),
+            made=made[mistake.id],
+            questions=tuple(questions_of[mistake.id]),
+        )
+        for mistake in bank.mistakes.values()
+    )
+
+
+def mastery_events(*, learner: Learner) -> list[MasteryEvent]:
+    """Every quiz answer and graded exercise run of this learner, oldest first (two
+    queries, however many there are)."""
+    answers = [
+        MasteryEvent(at, question_id, correct, mistake_id)
+        for at, question_id, correct, mistake_id in Answer.objects.filter(attempt__learner=learner)
+        .order_by("answered_at", "pk")
+        .values_list("answered_at", "question_id", "correct", "mistake_id")
+    ]
+    runs = [
+        MasteryEvent(at, None, passed, mistake_id)
+        for at, passed, mistake_id in ExerciseAttempt.objects.filter(learner=learner)
+        .order_by("ran_at", "pk")
+        .values_list("ran_at", "passed", "mistake_id")
+    ]
+    return sorted(answers + runs, key=lambda e: e.at)  # stable: ties keep their order
+
+
+def import_known(*, bank: QuizBank, course: Course) -> Known:
+    """What a progress import may name: the course's lessons, its questions (with which
+    options are right) and its predictions (the ``predict`` embeds of its lessons)."""
+    return Known(
+        lessons=frozenset(lesson.slug for lesson in course.lessons),
+        questions={
+            q.id: KnownQuestion(
+                lesson=q.lesson_slug,
+                version=q.content_hash,
+                options={o.id: (o.correct, o.mistake_id or "") for o in q.options},
+            )
+            for q in bank.questions.values()
+        },
+        predictions={
+            embed.arg: lesson.slug
+            for lesson in course.lessons
+            for embed in lesson.embeds
+            if embed.name == "predict" and embed.arg
+        },
+    )

@@ -1,20 +1,17 @@
-"""Writes to learner progress: `<entity>_<action>(*, ...)`. Nothing here deletes history."""
+"""Quiz writes (attempts, answers) into the learner's progress. Nothing here deletes history."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
-from django.http import HttpRequest
 from django.utils import timezone
 
-from learnsite.learners import SESSION_KEY, learner_key
+from progress.models import Answer, Learner, QuizAttempt
 from quizzes import selectors
 from quizzes.loader import QuizBank
-from quizzes.models import Answer, Learner, LessonRead, PredictionAnswer, QuizAttempt
-from quizzes.shuffle import label_of, new_seed
+from quizzes.shuffle import first_seed, label_of, new_seed
 
 
 class AnswerRejected(Exception):
@@ -51,6 +48,12 @@ class UnknownOption(AnswerRejected):
     pass
 
 
+UNKNOWN_ATTEMPT = (
+    "This form belongs to a practice round that is not yours or no "
+    "longer exists. Reload the page and answer again."
+)
+
+
 @dataclass(frozen=True)
 class AnswerOutcome:
     answer: Answer
@@ -58,112 +61,81 @@ class AnswerOutcome:
     already_recorded: bool  # a repeat submit: the first answer stands, nothing new was written
 
 
-def learner_for_request(*, request: HttpRequest) -> Learner:
-    """This visitor's learner, created on first use."""
-    user = request.user if request.user.is_authenticated else None
-    if user is not None:
-        learner = Learner.objects.filter(user=user).first()
-        if learner is not None:
-            return learner
-    key = learner_key(request)
-    learner = Learner.objects.filter(key=key).first()
-    if (
-        learner is not None
-        and learner.user_id is not None
-        and (user is None or learner.user_id != user.pk)
-    ):
-        # The key belongs to someone else's account: never share it; start a fresh one.
-        request.session.pop(SESSION_KEY, None)
-        key = learner_key(request)
-        learner = None
-    if learner is None:
-        learner, _ = Learner.objects.get_or_create(key=key)
-    if user is not None and learner.user_id is None:
-        learner.user = user
-        learner.save(update_fields=["user"])
-    return learner
+class RoundNotFinished(AnswerRejected):
+    status = 409
 
 
-def learner_merge(*, request: HttpRequest, user: AbstractBaseUser) -> Learner | None:
-    """On log-in or sign-up: move the anonymous learner's progress into the account's learner.
-
-    Lessons read are kept once; attempts, answers and predictions all move (they are
-    history, never duplicates of each other). The emptied learner keeps a pointer to where
-    its progress went. Returns the account's learner, or None if there was nothing to do.
-    """
-    key = request.session.get(SESSION_KEY)
-    anonymous = (
-        Learner.objects.filter(key=key, user__isnull=True, merged_into__isnull=True).first()
-        if isinstance(key, str)
-        else None
-    )
-    with transaction.atomic():
-        account = Learner.objects.select_for_update().filter(user_id=user.pk).first()
-        if anonymous is None:
-            return account
-        if account is None:
-            anonymous.user_id = user.pk
-            anonymous.save(update_fields=["user"])
-            return anonymous
-        already_read = set(account.reads.values_list("lesson_slug", flat=True))
-        anonymous.reads.exclude(lesson_slug__in=already_read).update(learner=account)
-        anonymous.attempts.update(learner=account)
-        anonymous.predictions.update(learner=account)
-        _first_tries_recount(learner=account)
-        anonymous.merged_into = account
-        anonymous.save(update_fields=["merged_into"])
-    return account
-
-
-def _first_tries_recount(*, learner: Learner) -> None:
-    """After a merge both learners may have had a first try at a question: keep the earlier."""
-    seen: set[str] = set()
-    later_firsts: list[int] = []
-    answers = Answer.objects.filter(attempt__learner=learner, first_try=True).order_by(
-        "answered_at", "pk"
-    )
-    for answer_id, question_id in answers.values_list("pk", "question_id"):
-        if question_id in seen:
-            later_firsts.append(answer_id)
-        seen.add(question_id)
-    if later_firsts:
-        Answer.objects.filter(pk__in=later_firsts).update(first_try=False)
-
-
-def lesson_read_mark(*, learner: Learner, lesson_slug: str) -> None:
-    try:
-        with transaction.atomic():
-            LessonRead.objects.get_or_create(learner=learner, lesson_slug=lesson_slug)
-    except IntegrityError:  # two tabs marked it at once: it is marked
-        pass
-
-
-def attempt_current(*, learner: Learner, lesson_slug: str, total: int) -> QuizAttempt:
-    """The learner's latest attempt at this practice set, started if there is none."""
-    attempt = selectors.attempt_latest(learner=learner, lesson_slug=lesson_slug)
-    if attempt is None:
-        attempt = QuizAttempt.objects.create(
-            learner=learner, lesson_slug=lesson_slug, seed=new_seed(), total=total
-        )
-    return attempt
+class NotRetryable(AnswerRejected):
+    pass
 
 
 def attempt_start(*, learner: Learner, lesson_slug: str, total: int) -> QuizAttempt:
-    """ "Try again": a new attempt with a new option order. Earlier attempts stay as they are.
-    An attempt with no answers yet is reused rather than stacking empty attempts."""
+    """ "Try again": a new attempt with a new option order, offered once the latest one is
+    finished (with no round yet, this is the first). Earlier attempts stay as they are; a
+    round with no answers yet is reused rather than stacking empty ones. Raises
+    `RoundNotFinished`, recording nothing, while the latest round is partly answered."""
     latest = selectors.attempt_latest(learner=learner, lesson_slug=lesson_slug)
-    if latest is not None and not latest.answers.exists():
+    if latest is not None and latest.finished_at is None and not latest.answers.exists():
         return latest
+    if latest is not None and latest.finished_at is None:
+        raise RoundNotFinished(
+            "Finish this round first: “Try again” starts a fresh round once every question "
+            "of this one is answered. Your answers so far are kept."
+        )
     return QuizAttempt.objects.create(
         learner=learner, lesson_slug=lesson_slug, seed=new_seed(), total=total
     )
 
 
-def review_round_current(*, learner: Learner, total: int) -> QuizAttempt:
-    attempt = selectors.review_round_latest(learner=learner)
-    if attempt is None:
-        attempt = review_round_start(learner=learner, total=total)
-    return attempt
+def retry_start(
+    *, learner: Learner, bank: QuizBank, attempt_id: str, question_id: str
+) -> QuizAttempt:
+    """ "Retry this question": a round of one question (kind ``retry``) tied to the finished
+    round it came from. That round's score never changes; the retry is recorded on its own
+    and shown beside the question in the round's summary. An unanswered retry of the same
+    question is reused rather than stacking empty ones."""
+    round_ = (
+        QuizAttempt.objects.filter(
+            pk=attempt_id, learner=learner, kind=QuizAttempt.Kind.PRACTICE
+        ).first()
+        if attempt_id.isascii() and attempt_id.isdigit() and len(attempt_id) < 19
+        else None
+    )
+    if round_ is None:
+        raise UnknownAttempt(UNKNOWN_ATTEMPT)
+    if round_.finished_at is None:
+        raise RoundNotFinished(
+            "Finish this round first: a question can be retried once every question of the "
+            "round is answered."
+        )
+    question = bank.question(question_id)
+    if question is None or question.lesson_slug != round_.lesson_slug:
+        raise NotRetryable(
+            "There is no such question in this practice set. Reload the page and pick a "
+            "question from your result."
+        )
+    open_retry = (
+        QuizAttempt.objects.filter(
+            learner=learner,
+            kind=QuizAttempt.Kind.RETRY,
+            retry_of=round_,
+            question_id=question.id,
+            answers__isnull=True,
+        )
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+    if open_retry is not None:
+        return open_retry
+    return QuizAttempt.objects.create(
+        learner=learner,
+        kind=QuizAttempt.Kind.RETRY,
+        lesson_slug=round_.lesson_slug,
+        seed=new_seed(),
+        total=1,
+        retry_of=round_,
+        question_id=question.id,
+    )
 
 
 def review_round_start(*, learner: Learner, total: int) -> QuizAttempt:
@@ -178,6 +150,58 @@ def review_round_start(*, learner: Learner, total: int) -> QuizAttempt:
     )
 
 
+STALE_ATTEMPT = (
+    "You started a newer round of these questions (for example with "
+    "Try again) in another tab. Reload the page to answer in that round; "
+    "this answer was not recorded."
+)
+
+
+@dataclass(frozen=True)
+class _NewRound:
+    """A round the page showed but nobody has answered yet: its first answer creates it."""
+
+    kind: str
+    lesson_slug: str
+    seed: int
+    total: int
+
+
+def _first_round(
+    *, learner: Learner, bank: QuizBank, kind: str, lesson_slug: str
+) -> QuizAttempt | _NewRound:
+    """The round a ``new-<kind>`` form meant: the one another tab's first answer created
+    (same learner, same first seed), or a new one, created when the answer is recorded."""
+    if kind == QuizAttempt.Kind.REVIEW:
+        return _first_review_round(learner=learner, bank=bank)
+    seed = first_seed(learner_key=learner.key, scope=f"practice:{lesson_slug}")
+    latest = selectors.attempt_latest(learner=learner, lesson_slug=lesson_slug)
+    practice = bank.practice_set(lesson_slug)
+    total = len(practice.questions) if practice is not None else 0
+    if latest is None:
+        return _NewRound(kind, lesson_slug, seed, total)
+    if latest.seed != seed:
+        raise StaleAttempt(STALE_ATTEMPT)
+    return latest
+
+
+def _first_review_round(*, learner: Learner, bank: QuizBank) -> QuizAttempt | _NewRound:
+    """The review page shows an unsaved round when there is none or the latest is no longer
+    open (``quizzes.pages.review_page``): the round that follows it, or the one another tab's
+    first answer created from the same page (its seed tells)."""
+    latest = selectors.review_round_latest(learner=learner)
+    due = selectors.review_state(learner=learner, bank=bank).question_ids
+    answered = set(latest.answers.values_list("question_id", flat=True)) if latest else set()
+    if latest is None or not selectors.review_round_open(latest, due=due, answered=answered):
+        seed = first_seed(learner_key=learner.key, scope=selectors.review_scope(latest))
+        return _NewRound(QuizAttempt.Kind.REVIEW, "", seed, len(due))
+    before = selectors.review_round_before(learner=learner, round_=latest)
+    expected = first_seed(learner_key=learner.key, scope=selectors.review_scope(before))
+    if latest.seed != expected:
+        raise StaleAttempt(STALE_ATTEMPT)
+    return latest
+
+
 def answer_record(
     *,
     learner: Learner,
@@ -188,50 +212,70 @@ def answer_record(
     option_id: str,
 ) -> AnswerOutcome:
     """Record one answer exactly once. Raises an `AnswerRejected` subclass, recording
-    nothing, when the form is incomplete, tampered with or out of date."""
+    nothing, when the form is incomplete, tampered with or out of date.
+
+    ``attempt_id`` is an attempt's id, or ``new-practice`` / ``new-review`` from a page that
+    showed a round nobody had answered yet; this first answer creates that round.
+    """
     if not attempt_id or not question_id or not question_hash:
         raise MissingField(
             "This form is missing some of its hidden fields. Reload the page and answer again."
         )
     if not option_id:
         raise MissingField("Pick one of the options A to D, then press Check answer.")
-    attempt = (
-        QuizAttempt.objects.filter(pk=attempt_id, learner=learner).first()
-        if attempt_id.isascii() and attempt_id.isdigit() and len(attempt_id) < 19
-        else None
-    )
-    if attempt is None:
-        raise UnknownAttempt(
-            "This form belongs to a practice round that is not yours or no "
-            "longer exists. Reload the page and answer again."
+    new_kind = attempt_id.removeprefix("new-") if attempt_id.startswith("new-") else None
+    attempt: QuizAttempt | _NewRound | None
+    if new_kind is not None:
+        attempt = None
+        if new_kind not in (QuizAttempt.Kind.PRACTICE, QuizAttempt.Kind.REVIEW):
+            raise UnknownAttempt(UNKNOWN_ATTEMPT)  # a retry exists before its page is shown
+    else:
+        attempt = (
+            QuizAttempt.objects.filter(pk=attempt_id, learner=learner).first()
+            if attempt_id.isascii() and attempt_id.isdigit() and len(attempt_id) < 19
+            else None
         )
+        if attempt is None:
+            raise UnknownAttempt(UNKNOWN_ATTEMPT)
+    kind = attempt.kind if attempt is not None else (new_kind or QuizAttempt.Kind.PRACTICE)
     question = bank.question(question_id)
     if question is None or (
-        attempt.kind == QuizAttempt.Kind.PRACTICE and question.lesson_slug != attempt.lesson_slug
+        kind in (QuizAttempt.Kind.PRACTICE, QuizAttempt.Kind.RETRY)
+        and (
+            bank.practice_set(question.lesson_slug) is None
+            or (attempt is not None and question.lesson_slug != attempt.lesson_slug)
+            or (
+                kind == QuizAttempt.Kind.RETRY
+                and attempt is not None
+                and question.id != attempt.question_id
+            )
+        )
     ):
         raise UnknownQuestion(
             "There is no such question in this practice set. Reload the page "
             "and pick an answer from the questions shown."
         )
-    existing = Answer.objects.filter(attempt=attempt, question_id=question_id).first()
-    if existing is not None:
-        return AnswerOutcome(existing, attempt, already_recorded=True)
+    if attempt is None:
+        lesson_slug = question.lesson_slug if kind == QuizAttempt.Kind.PRACTICE else ""
+        attempt = _first_round(learner=learner, bank=bank, kind=kind, lesson_slug=lesson_slug)
+    if isinstance(attempt, QuizAttempt):
+        existing = Answer.objects.filter(attempt=attempt, question_id=question_id).first()
+        if existing is not None:
+            return AnswerOutcome(existing, attempt, already_recorded=True)
     if question.content_hash != question_hash:
         raise QuestionChanged(
             "This question was changed since the page was shown, so your "
             "answer was not recorded. Reload the page to see the new version."
         )
-    latest = (
-        selectors.review_round_latest(learner=learner)
-        if attempt.kind == QuizAttempt.Kind.REVIEW
-        else selectors.attempt_latest(learner=learner, lesson_slug=attempt.lesson_slug)
-    )
-    if latest is None or latest.pk != attempt.pk:
-        raise StaleAttempt(
-            "You started a newer round of these questions (for example with "
-            "Try again) in another tab. Reload the page to answer in that round; "
-            "this answer was not recorded."
+    if isinstance(attempt, QuizAttempt) and attempt.kind != QuizAttempt.Kind.RETRY:
+        # A retry stands on its own: a newer round does not make it stale.
+        latest = (
+            selectors.review_round_latest(learner=learner)
+            if attempt.kind == QuizAttempt.Kind.REVIEW
+            else selectors.attempt_latest(learner=learner, lesson_slug=attempt.lesson_slug)
         )
+        if latest is None or latest.pk != attempt.pk:
+            raise StaleAttempt(STALE_ATTEMPT)
     option = question.option(option_id)
     if option is None:
         raise UnknownOption(
@@ -241,8 +285,17 @@ def answer_record(
     first_try = not Answer.objects.filter(
         attempt__learner=learner, question_id=question_id
     ).exists()
+    creates_round = isinstance(attempt, _NewRound)
     try:
         with transaction.atomic():
+            if isinstance(attempt, _NewRound):
+                attempt = QuizAttempt.objects.create(
+                    learner=learner,
+                    kind=attempt.kind,
+                    lesson_slug=attempt.lesson_slug,
+                    seed=attempt.seed,
+                    total=attempt.total,
+                )
             answer = Answer.objects.create(
                 attempt=attempt,
                 question_id=question.id,
@@ -257,6 +310,8 @@ def answer_record(
             # The answer and the score it changes commit together, or neither does.
             _attempt_rescore(attempt=attempt)
     except IntegrityError:  # a double submit raced us: the first one stands
+        if creates_round or not isinstance(attempt, QuizAttempt):
+            raise  # nobody else can have answered a round this request was creating
         answer = Answer.objects.get(attempt=attempt, question_id=question_id)
         return AnswerOutcome(answer, attempt, already_recorded=True)
     return AnswerOutcome(answer, attempt, already_recorded=False)
@@ -268,15 +323,3 @@ def _attempt_rescore(*, attempt: QuizAttempt) -> None:
     if counts["n"] >= attempt.total and attempt.finished_at is None:
         attempt.finished_at = timezone.now()
     attempt.save(update_fields=["score", "finished_at"])
-
-
-def prediction_answer_record(
-    *, learner: Learner, prediction_id: str, lesson_slug: str, answer: str, correct: bool
-) -> PredictionAnswer:
-    return PredictionAnswer.objects.create(
-        learner=learner,
-        prediction_id=prediction_id[:100],
-        lesson_slug=lesson_slug[:100],
-        answer=answer[:500],
-        correct=correct,
-    )

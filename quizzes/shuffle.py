@@ -6,6 +6,8 @@ import random
 import secrets
 from dataclasses import dataclass
 
+from django.utils.crypto import salted_hmac
+
 from quizzes.parsing import Option, Question
 
 LABELS = "ABCD"
@@ -19,6 +21,17 @@ class ShownOption:
 
 def new_seed() -> int:
     return secrets.randbelow(2**62)
+
+
+def first_seed(*, learner_key: str, scope: str) -> int:
+    """The seed of a learner's first round of ``scope`` (a practice set, or the review).
+
+    Pages only read, so a round is created by its first answer; until then the order shown
+    comes from this seed, derived from the learner's key and kept secret by the site's key,
+    so the lesson page, the quiz page and that first answer all agree on it.
+    """
+    digest = salted_hmac("quizzes.shuffle.first_seed", f"{learner_key}:{scope}").digest()
+    return int.from_bytes(digest[:8], "big") % 2**62
 
 
 def shown_options(question: Question, seed: int) -> tuple[ShownOption, ...]:

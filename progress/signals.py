@@ -9,10 +9,10 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from quizzes import services
+from progress import services
 
 
-@receiver(user_logged_in, dispatch_uid="quizzes.merge_on_login")
+@receiver(user_logged_in, dispatch_uid="progress.merge_on_login")
 def merge_on_login(
     sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
 ) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from quizzes.models import Answer, Learner, LessonRead, PredictionAnswer, QuizAttempt
+from progress.models import Answer, Learner, LessonRead, PredictionAnswer, QuizAttempt
 
 
 class AnswerInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -56,6 +56,13 @@ class LessonReadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(PredictionAnswer)
 class PredictionAnswerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("learner", "prediction_id", "lesson_slug", "correct", "answered_at")
+    list_display = (
+        "learner",
+        "prediction_id",
+        "try_number",
+        "lesson_slug",
+        "correct",
+        "answered_at",
+    )
     list_filter = ("lesson_slug", "correct")
     raw_id_fields = ("learner",)
