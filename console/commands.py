@@ -4,19 +4,37 @@ given back without the prefix. Everything not listed is refused with a one-line 
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from console.namespace import Namespace
+from console.replies import Double, Map
 
 MAX_ARGS = 64
 MAX_ARG_BYTES = 4096
 MAX_BLOCK_SECONDS = 5
 MAX_SUBSCRIPTIONS = 20
+# Channel, pattern, group and consumer names: at most the playground's 64 characters. A
+# pattern is matched against every channel published to, inside Redis's one thread: 160
+# patterns of 4 KB such as *aaaa...b against a 4 KB channel blocked Redis ~5 s per PUBLISH.
+MAX_NAME_BYTES = 64
+MAX_PATTERN_WILDCARDS = 8  # * ? and [ in one pattern
 
 Kind = Literal[
-    "plain", "blocking", "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "numpat", "help"
+    "plain",
+    "blocking",
+    "subscribe",
+    "psubscribe",
+    "ssubscribe",
+    "unsubscribe",
+    "punsubscribe",
+    "sunsubscribe",
+    "numpat",
+    "help",
+    "hello",
 ]
 ReplyFix = Callable[[Any, Namespace], Any]
 
@@ -55,11 +73,53 @@ def _wrong_args(name: str) -> Refused:
     return Refused(f"ERR wrong number of arguments for '{name.lower()}' command")
 
 
+# What Redis itself reads as a number. Python's int() and float() take more (" 12",
+# "1_000", "nan", "inf", Arabic-Indic digits), and a NaN timeout reached the socket layer
+# as an exception: the console would answer 500 instead of Redis's own one-line error.
+_INT_RE = re.compile(rb"-?(?:0|[1-9][0-9]*)")
+_FLOAT_RE = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INT64_MAX = 2**63 - 1
+
+
 def _int_arg(value: bytes, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Refused(f"ERR {what} is not an integer or out of range") from None
+    """A 64-bit integer written as Redis writes one, else Redis's error."""
+    if len(value) <= 20 and _INT_RE.fullmatch(value):
+        number = int(value)
+        if -_INT64_MAX - 1 <= number <= _INT64_MAX:
+            return number
+    raise Refused(f"ERR {what} is not an integer or out of range")
+
+
+def _float_arg(value: bytes, what: str) -> float:
+    """A finite decimal number, else Redis's error: NaN, infinities and numbers that
+    overflow to infinity (``1e999``) are refused, not passed on."""
+    if len(value) <= 64 and _FLOAT_RE.fullmatch(value):
+        number = float(value)
+        if math.isfinite(number):
+            return number
+    raise Refused(f"ERR {what} is not a float or out of range")
+
+
+def check_channel(name: bytes, what: str = "A channel name") -> None:
+    """Raise Refused when ``name`` is longer than the console takes."""
+    if len(name) > MAX_NAME_BYTES:
+        raise Refused(
+            f"{what} is at most {MAX_NAME_BYTES} bytes in this console; this one has {len(name)}."
+        )
+
+
+def check_pattern(pattern: bytes) -> None:
+    """Raise Refused for a glob pattern that is too long, has too many wildcards or holds
+    a space or control character (it becomes part of a Redis ACL rule, see console/acl.py)."""
+    check_channel(pattern, "A pattern")
+    wildcards = sum(pattern.count(c) for c in (b"*", b"?", b"["))
+    if wildcards > MAX_PATTERN_WILDCARDS:
+        raise Refused(
+            f"A pattern may hold at most {MAX_PATTERN_WILDCARDS} wildcards (* ? [); this one "
+            f"has {wildcards}."
+        )
+    if any(byte <= 32 or byte == 127 for byte in pattern):
+        raise Refused("A pattern may not hold spaces or control characters.")
 
 
 # ---- argument rewriting ----------------------------------------------------------------
@@ -101,6 +161,15 @@ def _no_keys(
     return prepare
 
 
+def _publish(name: str, args: list[bytes], ns: Namespace) -> Prepared:
+    """PUBLISH and SPUBLISH (a shard channel: on one Redis, the same thing in a name space
+    of its own)."""
+    if len(args) != 2:
+        raise _wrong_args(name)
+    check_channel(args[0])
+    return Prepared(name, "plain", (name.encode(), ns.key(args[0]), args[1]))
+
+
 def _set(name: str, args: list[bytes], ns: Namespace) -> Prepared:
     has_get = any(a.upper() == b"GET" for a in args[2:])
     key = ns.key(args[0])
@@ -116,13 +185,7 @@ def _expire(name: str, args: list[bytes], ns: Namespace) -> Prepared:
 
 def _brpop(name: str, args: list[bytes], ns: Namespace) -> Prepared:
     *keys, timeout_raw = args
-    try:
-        timeout = float(timeout_raw)
-    except ValueError:
-        raise Refused("ERR timeout is not a float or out of range") from None
-    if timeout < 0:
-        raise Refused("ERR timeout is negative")
-    capped = MAX_BLOCK_SECONDS if timeout == 0 or timeout > MAX_BLOCK_SECONDS else timeout
+    capped = _block_seconds(timeout_raw)
     out = tuple(ns.key(k) for k in keys)
     return Prepared(
         name,
@@ -139,6 +202,109 @@ def _strip_first(reply: Any, ns: Namespace) -> Any:
     return reply
 
 
+def _block_seconds(raw: bytes) -> float:
+    """A blocking command's timeout in seconds, capped: 0 ("forever") waits the cap."""
+    timeout = _float_arg(raw, "timeout")
+    if timeout < 0:
+        raise Refused("ERR timeout is negative")
+    return MAX_BLOCK_SECONDS if timeout == 0 or timeout > MAX_BLOCK_SECONDS else timeout
+
+
+_ENDS = (b"LEFT", b"RIGHT")
+
+
+def _move(name: str, args: list[bytes], ns: Namespace) -> Prepared:
+    """LMOVE source destination LEFT|RIGHT LEFT|RIGHT, and BLMOVE with a timeout after them.
+    Both lists are keys; the destination may be created (so it gets the TTL cap)."""
+    blocking = name == "BLMOVE"
+    if len(args) != (5 if blocking else 4):
+        raise _wrong_args(name)
+    if args[2].upper() not in _ENDS or args[3].upper() not in _ENDS:
+        raise Refused("ERR syntax error")
+    source, destination = ns.key(args[0]), ns.key(args[1])
+    ends = (args[2], args[3])
+    if not blocking:
+        return Prepared(
+            name,
+            "plain",
+            (b"LMOVE", source, destination, *ends),
+            creates=(destination,),
+            expires=(destination,),
+        )
+    capped = _block_seconds(args[4])
+    return Prepared(
+        name,
+        "blocking",
+        (b"BLMOVE", source, destination, *ends, str(capped).encode()),
+        creates=(destination,),
+        expires=(destination,),
+        block_seconds=capped,
+    )
+
+
+_XINFO_SUBCOMMANDS = {b"STREAM": 2, b"GROUPS": 2, b"CONSUMERS": 3}
+
+
+def _xinfo(name: str, args: list[bytes], ns: Namespace) -> Prepared:
+    """XINFO STREAM key [FULL [COUNT n]] | GROUPS key | CONSUMERS key group."""
+    sub = args[0].upper()
+    arity = _XINFO_SUBCOMMANDS.get(sub)
+    if arity is None:
+        raise Refused(
+            f"XINFO {args[0].decode(errors='replace')} is not allowed here; use XINFO STREAM, "
+            "GROUPS or CONSUMERS."
+        )
+    if len(args) < arity or (sub != b"STREAM" and len(args) > arity):
+        raise _wrong_args(f"xinfo|{sub.decode().lower()}")
+    return Prepared(
+        f"XINFO {sub.decode()}",
+        "plain",
+        (b"XINFO", sub, ns.key(args[1]), *args[2:]),
+        fix=_maps_as_arrays if sub == b"STREAM" else _xinfo_rows,
+    )
+
+
+def _maps_as_arrays(reply: Any, ns: Namespace) -> Any:
+    """RESP3 maps (dicts from redis-py 8) as the flat field, value arrays redis-cli shows."""
+    if isinstance(reply, dict):
+        flat: list[Any] = []
+        for field_name, value in reply.items():
+            flat += [field_name, _maps_as_arrays(value, ns)]
+        return flat
+    if isinstance(reply, list | tuple):
+        return [_maps_as_arrays(item, ns) for item in reply]
+    return reply
+
+
+def _xinfo_rows(reply: Any, ns: Namespace) -> Any:
+    """XINFO GROUPS and CONSUMERS: one flat field, value array per row (RESP2)."""
+    return _maps_as_arrays(reply, ns)
+
+
+def _as_map(flat: Any, nested: tuple[bytes, ...] = ()) -> Any:
+    """A flat field, value array (the quota script's reply) as the map RESP3 sends; the
+    ``nested`` fields hold arrays of maps (XINFO STREAM FULL's groups and consumers)."""
+    if not isinstance(flat, list) or len(flat) % 2:
+        return flat
+    pairs = []
+    for field_name, value in zip(flat[::2], flat[1::2], strict=True):
+        if field_name in nested and isinstance(value, list):
+            value = [_as_map(row, nested) for row in value]
+        pairs.append((field_name, value))
+    return Map(pairs)
+
+
+def _xinfo_stream_map(reply: Any, ns: Namespace) -> Any:
+    """RESP3: XINFO STREAM is a map (redis-cli -3 prints ``1# "length" => (integer) 1``)."""
+    return _as_map(_maps_as_arrays(reply, ns), nested=(b"groups", b"consumers"))
+
+
+def _xinfo_rows_maps(reply: Any, ns: Namespace) -> Any:
+    """RESP3: XINFO GROUPS and CONSUMERS are arrays of maps."""
+    rows = _maps_as_arrays(reply, ns)
+    return [_as_map(row) for row in rows] if isinstance(rows, list) else rows
+
+
 def _xadd(name: str, args: list[bytes], ns: Namespace) -> Prepared:
     key = ns.key(args[0])
     return Prepared(name, "plain", (b"XADD", key, *args[1:]), creates=(key,), expires=(key,))
@@ -153,6 +319,7 @@ def _xgroup(name: str, args: list[bytes], ns: Namespace) -> Prepared:
         )
     if len(args) < 4:
         raise _wrong_args("xgroup|create")
+    check_channel(args[2], "A group name")
     key = ns.key(args[1])
     return Prepared(
         "XGROUP CREATE",
@@ -188,6 +355,9 @@ def _xread(name: str, args: list[bytes], ns: Namespace) -> Prepared:
             streams_at = i + 1
             break
         elif group and option == b"GROUP" and more >= 2:
+            check_channel(args[i + 1], "A group name")
+            # Each new consumer name is stored in the stream: 4 KB names grew one to 4.2 MB.
+            check_channel(args[i + 2], "A consumer name")
             i += 3
         elif group and option == b"NOACK":
             i += 1
@@ -230,6 +400,8 @@ def _pubsub(name: str, args: list[bytes], ns: Namespace) -> Prepared:
     if sub == b"CHANNELS":
         if len(args) > 2:
             raise _wrong_args("pubsub|channels")
+        if len(args) == 2:
+            check_pattern(args[1])
         pattern = ns.pattern(args[1] if len(args) == 2 else b"*")
         return Prepared(
             "PUBSUB CHANNELS",
@@ -237,12 +409,24 @@ def _pubsub(name: str, args: list[bytes], ns: Namespace) -> Prepared:
             (b"PUBSUB", b"CHANNELS", pattern),
             fix=lambda reply, n: sorted(n.strip(c) for c in reply),
         )
-    if sub == b"NUMSUB":
+    if sub == b"SHARDCHANNELS":
+        if len(args) > 2:
+            raise _wrong_args("pubsub|shardchannels")
+        if len(args) == 2:
+            check_pattern(args[1])
+        pattern = ns.pattern(args[1] if len(args) == 2 else b"*")
+        return Prepared(
+            "PUBSUB SHARDCHANNELS",
+            "plain",
+            (b"PUBSUB", b"SHARDCHANNELS", pattern),
+            fix=lambda reply, n: sorted(n.strip(c) for c in reply),
+        )
+    if sub in (b"NUMSUB", b"SHARDNUMSUB"):
         channels = tuple(ns.key(c) for c in args[1:])
         return Prepared(
-            "PUBSUB NUMSUB",
+            f"PUBSUB {sub.decode()}",
             "plain",
-            (b"PUBSUB", b"NUMSUB", *channels),
+            (b"PUBSUB", sub, *channels),
             fix=_strip_numsub,
         )
     if sub == b"NUMPAT":
@@ -251,7 +435,7 @@ def _pubsub(name: str, args: list[bytes], ns: Namespace) -> Prepared:
         return Prepared("PUBSUB NUMPAT", "numpat", ())
     raise Refused(
         f"PUBSUB {args[0].decode(errors='replace')} is not allowed here; use PUBSUB CHANNELS, "
-        "NUMSUB or NUMPAT."
+        "NUMSUB, NUMPAT, SHARDCHANNELS or SHARDNUMSUB."
     )
 
 
@@ -260,13 +444,80 @@ def _strip_numsub(reply: Any, ns: Namespace) -> Any:
     return [ns.strip(x) if i % 2 == 0 else x for i, x in enumerate(flat)]
 
 
+def _streams_map(reply: Any, ns: Namespace) -> Any:
+    """RESP3: XREAD's streams are a map, stream name => entries."""
+    pairs = _strip_streams(reply, ns)
+    if isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        return Map([(stream, entries) for stream, entries in pairs])
+    return pairs
+
+
+def _pairs_with_doubles(reply: Any, ns: Namespace) -> Any:
+    """RESP3: ZRANGE ... WITHSCORES is an array of [member, (double) score] pairs (the
+    reply comes paired from redis-py, or flat from the quota script)."""
+    if not isinstance(reply, list) or not reply:
+        return reply
+    if all(isinstance(x, list | tuple) for x in reply):
+        return [[member, Double(score)] for member, score in reply]
+    return [[member, Double(score)] for member, score in zip(reply[::2], reply[1::2], strict=True)]
+
+
+def _zrange(name: str, args: list[bytes], ns: Namespace) -> Prepared:
+    """ZRANGE: only WITHSCORES gives scores, paired with their members."""
+    withscores = any(a.upper() == b"WITHSCORES" for a in args[3:])
+    return _keys(0, fix=_flat_pairs if withscores else None)(name, args, ns)
+
+
+def _flat_pairs(reply: Any, ns: Namespace) -> Any:
+    """ZRANGE ... WITHSCORES: redis-py pairs each member with a float score; redis-cli shows
+    one flat array with the score as Redis writes it (``1``, not ``1.0``)."""
+    if isinstance(reply, list) and reply and all(isinstance(x, list | tuple) for x in reply):
+        flat: list[Any] = []
+        for member, score in reply:
+            flat += [member, f"{score:.17g}".encode() if isinstance(score, float) else score]
+        return flat
+    return reply
+
+
 def _subscription(kind: Kind) -> Callable[[str, list[bytes], Namespace], Prepared]:
     def prepare(name: str, args: list[bytes], ns: Namespace) -> Prepared:
         if len(args) > MAX_SUBSCRIPTIONS:
             raise Refused(f"A console holds at most {MAX_SUBSCRIPTIONS} subscriptions.")
+        for arg in args:
+            if kind in ("psubscribe", "punsubscribe"):
+                check_pattern(arg)
+            else:
+                check_channel(arg)
         return Prepared(name, kind, (), names=tuple(args))
 
     return prepare
+
+
+# How a reply looks to a RESP3 connection where it differs from RESP2 (the fix used under
+# RESP2 => the one used under RESP3); see console/protocol.py.
+RESP3_FIXES: dict[ReplyFix, ReplyFix] = {
+    _maps_as_arrays: _xinfo_stream_map,
+    _xinfo_rows: _xinfo_rows_maps,
+    _strip_streams: _streams_map,
+    _flat_pairs: _pairs_with_doubles,
+}
+
+_HELLO_REFUSED = {
+    b"AUTH": "HELLO AUTH is refused: the console is already signed in as your own Redis user. "
+    "Type HELLO 2 or HELLO 3 alone to switch the protocol.",
+    b"SETNAME": "HELLO SETNAME is refused: the console names its own connections. "
+    "Type HELLO 2 or HELLO 3 alone to switch the protocol.",
+}
+
+
+def _hello(name: str, args: list[bytes], ns: Namespace) -> Prepared:
+    """HELLO [2|3]: the arguments are read in ``protocol.py``, after Redis's own check of a
+    subscribed RESP2 connection (which refuses HELLO before reading them)."""
+    for option in args[1:]:
+        refusal = _HELLO_REFUSED.get(option.upper())
+        if refusal:
+            raise Refused(refusal)
+    return Prepared(name, "hello", (), names=tuple(args))
 
 
 def _help(name: str, args: list[bytes], ns: Namespace) -> Prepared:
@@ -276,6 +527,9 @@ def _help(name: str, args: list[bytes], ns: Namespace) -> Prepared:
 _PUBSUB_LESSON = "publish-and-subscribe"
 _STREAMS_LESSON = "delivery-guarantees"
 _BASICS_LESSON = "why-a-broker"
+_QUEUES_LESSON = "work-queues-on-lists"
+_STREAMS_DEPTH_LESSON = "streams-in-depth"
+_CHANNELS_LESSON = "channels-layers"
 
 COMMANDS: dict[str, Spec] = {
     spec.name: spec
@@ -286,8 +540,44 @@ COMMANDS: dict[str, Spec] = {
             "returns how many received it (nobody listening: 0, and the message is gone).",
             _PUBSUB_LESSON,
             2,
-            _keys(0),
+            _publish,
             "PUBLISH channel message",
+        ),
+        Spec(
+            "SPUBLISH",
+            "Send a message on a shard channel (sharded pub/sub, Redis 7.0+); only "
+            "SSUBSCRIBE hears it. On one Redis it works like PUBLISH, in channels of its own.",
+            _STREAMS_LESSON,
+            2,
+            _publish,
+            "SPUBLISH shardchannel message",
+        ),
+        Spec(
+            "SSUBSCRIBE",
+            "Listen to shard channels (SPUBLISH); messages arrive as smessage until you "
+            "SUNSUBSCRIBE.",
+            _STREAMS_LESSON,
+            1,
+            _subscription("ssubscribe"),
+            "SSUBSCRIBE shardchannel [shardchannel ...]",
+        ),
+        Spec(
+            "SUNSUBSCRIBE",
+            "Stop listening to the given shard channels (all of them without arguments).",
+            _STREAMS_LESSON,
+            0,
+            _subscription("sunsubscribe"),
+            "SUNSUBSCRIBE [shardchannel ...]",
+        ),
+        Spec(
+            "HELLO",
+            "Show the protocol and server; HELLO 2 or HELLO 3 switches this console to RESP2 "
+            "(redis-cli's default: a subscribed connection runs only subscription commands "
+            "and PING) or RESP3 (redis-py 8's: any command runs while subscribed).",
+            _PUBSUB_LESSON,
+            0,
+            _hello,
+            "HELLO [2|3]",
         ),
         Spec(
             "SUBSCRIBE",
@@ -325,11 +615,12 @@ COMMANDS: dict[str, Spec] = {
         Spec(
             "PUBSUB",
             "Inspect pub/sub: CHANNELS [pattern] with subscribers, NUMSUB channel "
-            "counts, NUMPAT pattern count.",
+            "counts, NUMPAT pattern count; SHARDCHANNELS and SHARDNUMSUB for shard channels.",
             _PUBSUB_LESSON,
             1,
             _pubsub,
-            "PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT",
+            "PUBSUB CHANNELS [pattern] | NUMSUB [channel ...] | NUMPAT | SHARDCHANNELS "
+            "[pattern] | SHARDNUMSUB [shardchannel ...]",
         ),
         Spec(
             "XADD",
@@ -447,6 +738,84 @@ COMMANDS: dict[str, Spec] = {
             3,
             _keys(0),
             "LRANGE key start stop",
+        ),
+        Spec("LLEN", "Count the values in a list.", _QUEUES_LESSON, 1, _keys(0), "LLEN key"),
+        Spec(
+            "LREM",
+            "Remove values equal to one you give (count 1: one of them); acknowledges a job "
+            "in a processing list.",
+            _QUEUES_LESSON,
+            3,
+            _keys(0),
+            "LREM key count value",
+        ),
+        Spec(
+            "LMOVE",
+            "Pop a value from one end of a list and push it onto another list, in one step.",
+            _QUEUES_LESSON,
+            4,
+            _move,
+            "LMOVE source destination LEFT|RIGHT LEFT|RIGHT",
+        ),
+        Spec(
+            "BLMOVE",
+            "LMOVE that waits for a value (0 = as long as allowed: "
+            f"{MAX_BLOCK_SECONDS} s here); the job never leaves Redis.",
+            _QUEUES_LESSON,
+            5,
+            _move,
+            "BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout",
+        ),
+        Spec(
+            "XAUTOCLAIM",
+            "Take over a group's pending entries idle for at least min-idle ms; replies with "
+            "the next start id, the entries, and ids that were deleted meanwhile.",
+            _STREAMS_DEPTH_LESSON,
+            5,
+            _keys(0),
+            "XAUTOCLAIM key group consumer min-idle-time start [COUNT n] [JUSTID]",
+        ),
+        Spec(
+            "XCLAIM",
+            "Take over the named pending entries if idle for at least min-idle ms.",
+            _STREAMS_DEPTH_LESSON,
+            5,
+            _keys(0),
+            "XCLAIM key group consumer min-idle-time id [id ...] [JUSTID]",
+        ),
+        Spec(
+            "XINFO",
+            "Describe a stream (STREAM), its groups (GROUPS) or a group's consumers (CONSUMERS).",
+            _STREAMS_DEPTH_LESSON,
+            2,
+            _xinfo,
+            "XINFO STREAM key | GROUPS key | CONSUMERS key group",
+        ),
+        Spec(
+            "ZADD",
+            "Add members with scores to a sorted set (channels_redis keeps groups and "
+            "messages in them, scored by time).",
+            _CHANNELS_LESSON,
+            3,
+            _keys(0, creates=True),
+            "ZADD key [NX|XX] [GT|LT] [CH] score member [score member ...]",
+        ),
+        Spec(
+            "ZRANGE",
+            "List sorted-set members by rank (0 -1 for all), lowest score first.",
+            _CHANNELS_LESSON,
+            3,
+            _zrange,
+            "ZRANGE key start stop [BYSCORE] [REV] [LIMIT offset count] [WITHSCORES]",
+        ),
+        Spec("ZCARD", "Count a sorted set's members.", _CHANNELS_LESSON, 1, _keys(0), "ZCARD key"),
+        Spec(
+            "ZREM",
+            "Remove members from a sorted set (what group_discard does).",
+            _CHANNELS_LESSON,
+            2,
+            _keys(0),
+            "ZREM key member [member ...]",
         ),
         Spec(
             "SET",

@@ -56,7 +56,8 @@ async def demo_step(*, learner: str, action: Action, online: bool) -> DemoState:
     """Do one step of the demo and describe the Streams side afterwards."""
     ns = Namespace(learner)
     key = ns.key(NAME)
-    client = broker.async_client()
+    # Our own fixed steps on the learner's data: the sandbox Redis, as the site.
+    client = broker.sandbox_async_client()
     log: list[str] = []
     published_to: int | None = None
     sent: str | None = None

@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from console import acl
 from console.namespace import Namespace
-from learnsite import broker
+from learnsite import broker, sandbox_acl
 
 WAIT_SECONDS = 5.0
 
@@ -34,13 +35,17 @@ async def _next_of_type(pubsub: Any, kind: str) -> dict[str, Any]:
 async def _publish_count(ns: Namespace) -> Outcome:
     channel = f"scores:{secrets.token_hex(3)}"
     full = ns.key(channel.encode())
-    clients = [broker.new_async_client(), broker.new_async_client()]
+    credentials = await sandbox_acl.acredentials_for(acl.command_user(ns))
+    clients = [
+        broker.new_sandbox_async_client(credentials),
+        broker.new_sandbox_async_client(credentials),
+    ]
     pubsubs = [client.pubsub() for client in clients]
     try:
         for pubsub in pubsubs:
             await pubsub.subscribe(full)
             await _next_of_type(pubsub, "subscribe")
-        receivers = int(await broker.async_client().publish(full, "1-0"))
+        receivers = int(await broker.sandbox_async_client(credentials).publish(full, "1-0"))
         for pubsub in pubsubs:
             await _next_of_type(pubsub, "message")
     finally:
@@ -58,7 +63,8 @@ async def _publish_count(ns: Namespace) -> Outcome:
 
 
 async def _first_message(ns: Namespace) -> Outcome:
-    client = broker.new_async_client()
+    credentials = await sandbox_acl.acredentials_for(acl.command_user(ns))
+    client = broker.new_sandbox_async_client(credentials)
     pubsub = client.pubsub()
     try:
         await pubsub.subscribe(ns.key(b"news"))
@@ -79,7 +85,9 @@ async def _first_message(ns: Namespace) -> Outcome:
 
 async def _publish_nobody(ns: Namespace) -> Outcome:
     channel = f"alerts:{secrets.token_hex(3)}"
-    receivers = int(await broker.async_client().publish(ns.key(channel.encode()), "disk full"))
+    credentials = await sandbox_acl.acredentials_for(acl.command_user(ns))
+    client = broker.sandbox_async_client(credentials)
+    receivers = int(await client.publish(ns.key(channel.encode()), "disk full"))
     transcript = f'> PUBLISH {channel} "disk full"\n(integer) {receivers}'
     return Outcome(transcript, f"(integer) {receivers}")
 

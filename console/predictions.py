@@ -1,27 +1,28 @@
 """Predictions ("predict, then run"), written in ``content/predictions.md``.
 
-Each ``## <id>`` section is parsed into a frozen :class:`Prediction`; the code that runs it
-live is in ``console/experiments.py``. :func:`content_errors` checks the file and every
-``::: embed predict <id>`` line in the lessons, naming file and line.
+Each ``## <id>`` section (read by the content core's section reader, like the mistakes
+catalog) becomes a frozen :class:`Prediction`; the code that runs it live is in
+``console/experiments.py``. :func:`content_errors` checks the file; :func:`embed_problems`
+is the ``predict`` embed's validator, which the lessons' content check runs for every
+``::: embed predict <id>`` line.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from lessons.errors import ContentError
+from learnsite.content import files, sections
+from learnsite.content.embeds import EmbedUse
+from learnsite.content.errors import ContentError
+from lessons.loader import get_course
 
-_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_EMBED_RE = re.compile(r"^:::\s*embed\s+predict(?:\s+(?P<arg>\S+))?\s*$")
-_KEYS = ("lesson", "question", "choice", "explain")
-_SLUG_RE = re.compile(r"^slug:\s*(?P<slug>\S+)\s*$", re.MULTILINE)
+SPEC = sections.SectionsSpec(
+    noun="prediction", keys=("lesson", "question", "choice", "explain"), example_id="publish-count"
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Prediction:
 class _Loaded:
     stamp: tuple[int, int] | None
     predictions: dict[str, Prediction]
-    problems: tuple[tuple[int | None, str], ...]
+    problems: tuple[ContentError, ...]
 
 
 _lock = threading.Lock()
@@ -69,63 +70,40 @@ def _load() -> _Loaded:
         return loaded
 
 
+def _prediction(path: Path, section: sections.Section, problems: list[ContentError]) -> Prediction:
+    def problem(message: str) -> None:
+        problems.append(ContentError(path, section.line, message))
+
+    for key in ("lesson", "question", "explain"):
+        if section.one(key) is None:
+            problem(f'prediction "{section.id}" needs exactly one "{key}:" line')
+    choices = tuple(value.text for value in section.all("choice"))
+    if len(choices) < 2:
+        problem(f'prediction "{section.id}" needs at least two "choice:" lines')
+    if len(set(choices)) != len(choices):
+        problem(f'prediction "{section.id}" lists the same choice twice')
+    lesson, question, explain = (section.one(key) for key in ("lesson", "question", "explain"))
+    return Prediction(
+        section.id,
+        lesson.text if lesson else "",
+        question.text if question else "",
+        choices,
+        explain.text if explain else "",
+        section.line,
+    )
+
+
 def _parse(path: Path, stamp: tuple[int, int] | None) -> _Loaded:
     if stamp is None:
-        return _Loaded(None, {}, ((None, "the predictions file is missing; create it"),))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return _Loaded(stamp, {}, ((None, f"cannot read the file as UTF-8 text ({exc})"),))
-    problems: list[tuple[int | None, str]] = []
-    sections: list[tuple[str, int, dict[str, list[str]]]] = []
-    current: dict[str, list[str]] | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if line.startswith("## "):
-            ident = line[3:].strip()
-            current = {key: [] for key in _KEYS}
-            sections.append((ident, number, current))
-            if not _ID_RE.match(ident):
-                problems.append(
-                    (
-                        number,
-                        f'prediction id "{ident}" must be lowercase letters, digits and '
-                        "hyphens, e.g. publish-count",
-                    )
-                )
-            continue
-        if current is None or not line:
-            continue
-        key, sep, value = line.partition(":")
-        if not sep or key.strip() not in _KEYS:
-            problems.append(
-                (
-                    number,
-                    f'expected "key: value" with key one of {", ".join(_KEYS)}; got {line[:60]!r}',
-                )
-            )
-            continue
-        current[key.strip()].append(value.strip())
-    predictions: dict[str, Prediction] = {}
-    for ident, number, fields in sections:
-        if ident in predictions:
-            problems.append((number, f'prediction "{ident}" is defined twice; rename one'))
-            continue
-        for key in ("lesson", "question", "explain"):
-            if len(fields[key]) != 1 or not fields[key][0]:
-                problems.append((number, f'prediction "{ident}" needs exactly one "{key}:" line'))
-        if len(fields["choice"]) < 2:
-            problems.append((number, f'prediction "{ident}" needs at least two "choice:" lines'))
-        if len(set(fields["choice"])) != len(fields["choice"]):
-            problems.append((number, f'prediction "{ident}" lists the same choice twice'))
-        predictions[ident] = Prediction(
-            ident,
-            (fields["lesson"] or [""])[0],
-            (fields["question"] or [""])[0],
-            tuple(fields["choice"]),
-            (fields["explain"] or [""])[0],
-            number,
+        return _Loaded(
+            None, {}, (ContentError(path, None, "the predictions file is missing; create it"),)
         )
+    try:
+        text = files.read_text(path)
+    except ContentError as exc:
+        return _Loaded(stamp, {}, (exc,))
+    found, problems = sections.read(path, text, SPEC)
+    predictions = {section.id: _prediction(path, section, problems) for section in found}
     return _Loaded(stamp, predictions, tuple(problems))
 
 
@@ -137,13 +115,31 @@ def get_prediction(ident: str) -> Prediction | None:
     return _load().predictions.get(ident)
 
 
+def embed_problems(use: EmbedUse) -> list[str]:
+    """The ``predict`` embed's validator: the id is defined, for the lesson embedding it."""
+    predictions = _load().predictions
+    prediction = predictions.get(use.arg or "")
+    if prediction is None:
+        known = ", ".join(sorted(predictions)) or "none yet"
+        return [
+            f'unknown prediction "{use.arg}"; define it in content/predictions.md (known: {known})'
+        ]
+    if prediction.lesson != use.lesson_slug:
+        return [
+            f'prediction "{prediction.id}" says "lesson: {prediction.lesson}" but is embedded '
+            f'in lesson "{use.lesson_slug}"; make its lesson: line {use.lesson_slug}'
+        ]
+    return []
+
+
 def content_errors() -> list[ContentError]:
+    """Problems in the predictions file (its syntax, experiments, and lessons it names) and
+    predict embeds with no block after them to hold back (their answer would show)."""
     from console.experiments import EXPERIMENTS
-    from lessons.errors import ContentError
 
     path = predictions_file()
     loaded = _load()
-    errors = [ContentError(path, line, message) for line, message in loaded.problems]
+    errors = list(loaded.problems)
     for prediction in loaded.predictions.values():
         if prediction.id not in EXPERIMENTS:
             errors.append(
@@ -154,51 +150,22 @@ def content_errors() -> list[ContentError]:
                     f"{', '.join(sorted(EXPERIMENTS))} or add one in console/experiments.py",
                 )
             )
-    lessons_dir = Path(settings.CONTENT_DIR) / "lessons"
-    slugs: set[str] = set()
-    for lesson_path in sorted(lessons_dir.glob("*.md")):
-        try:
-            text = lesson_path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError):
-            continue  # the lessons loader reports unreadable files
-        slug_match = _SLUG_RE.search(text.split("\n---", 1)[0])
-        slug = slug_match["slug"] if slug_match else None
-        if slug:
-            slugs.add(slug)
-        for number, line in enumerate(text.splitlines(), start=1):
-            match = _EMBED_RE.match(line.strip())
-            if match is None:
-                continue
-            ident = match["arg"]
-            if ident is None:
+    course = get_course()
+    for lesson in course.lessons:
+        for ref in lesson.embeds:
+            if ref.name == "predict" and ref.arg in loaded.predictions and ref.held is None:
+                # Its answer would be on the page, under the question, for everyone.
                 errors.append(
                     ContentError(
-                        lesson_path,
-                        number,
-                        "::: embed predict needs a prediction id, e.g. "
-                        "::: embed predict publish-count",
+                        lesson.path,
+                        ref.line,
+                        f'prediction "{ref.arg}" has no block to hold back until it is locked '
+                        "in; put the runnable (or output) block that answers it after this "
+                        "line, before the next heading",
                     )
                 )
-            elif ident not in loaded.predictions:
-                known = ", ".join(sorted(loaded.predictions)) or "none yet"
-                errors.append(
-                    ContentError(
-                        lesson_path,
-                        number,
-                        f'unknown prediction "{ident}"; define it in content/predictions.md '
-                        f"(known: {known})",
-                    )
-                )
-            elif slug and loaded.predictions[ident].lesson != slug:
-                errors.append(
-                    ContentError(
-                        lesson_path,
-                        number,
-                        f'prediction "{ident}" says "lesson: {loaded.predictions[ident].lesson}" '
-                        f'but is embedded in lesson "{slug}"; make its lesson: line {slug}',
-                    )
-                )
-    if slugs:
+    slugs = {lesson.slug for lesson in course.lessons}
+    if slugs:  # without lessons, the lessons' own check says what is wrong
         for prediction in loaded.predictions.values():
             if prediction.lesson and prediction.lesson not in slugs:
                 errors.append(

@@ -27,6 +27,7 @@ ERROR_CODES = frozenset(
         "READONLY",
         "NOPERM",
         "NOAUTH",
+        "NOPROTO",
         "BUSY",
         "MISCONF",
         "NOREPLICAS",
@@ -43,6 +44,14 @@ ERROR_CODES = frozenset(
 
 class Status(str):
     """A simple-string reply (``OK``, ``PONG``): printed without quotes."""
+
+
+class Map(list[tuple[Any, Any]]):
+    """A RESP3 map reply, its pairs in order: redis-cli shows ``1# key => value``."""
+
+
+class Double(float):
+    """A RESP3 double (a sorted-set score): redis-cli shows ``(double) 1.5``."""
 
 
 class ErrorReply(str):
@@ -82,6 +91,8 @@ def _format(reply: Any, prefix: str) -> str:
         return f"{reply}\n"
     if reply is None:
         return "(nil)\n"
+    if isinstance(reply, Double):
+        return f"(double) {reply:.17g}\n"
     if isinstance(reply, bool):
         return f"(integer) {int(reply)}\n"
     if isinstance(reply, int):
@@ -90,6 +101,21 @@ def _format(reply: Any, prefix: str) -> str:
         return quote(reply) + "\n"
     if isinstance(reply, str):
         return quote(reply.encode()) + "\n"
+    if isinstance(reply, Map):
+        if not reply:
+            return "(empty hash)\n"
+        width = len(str(len(reply)))
+        inner_prefix = prefix + " " * (width + 2)
+        lines = []
+        for index, (key, value) in enumerate(reply, start=1):
+            head = "" if index == 1 else prefix
+            key_text = _format(key, inner_prefix).rstrip("\n")
+            line = f"{head}{index:>{width}}# {key_text} => "
+            if isinstance(value, list | tuple) and value:
+                # An aggregate value starts on a line of its own, every element indented.
+                line += "\n" + inner_prefix
+            lines.append(line + _format(value, inner_prefix))
+        return "".join(lines)
     if isinstance(reply, list | tuple):
         if not reply:
             return "(empty array)\n"

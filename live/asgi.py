@@ -5,21 +5,32 @@ Through Django, each write passes three nested async generators, the response
 machinery and the ASGI send; here the viewer's loop calls ``send`` directly with
 the frames the hub built once. Everything else (and any malformed feed name, which
 Django answers with a 400 page) goes to Django unchanged.
+
+What Django's middleware would do for this route is done here: the Host header is
+checked against ``ALLOWED_HOSTS`` (a 400 otherwise), and every answer carries the site's
+security headers. Before the response starts, the feed must exist (a 404 for a made-up
+name, which then costs no subscription) and fit under the per-process cap on distinct
+feeds (a 503). The viewer is added to the hub before the response starts and left in a
+``finally``, so a client that hangs up at any moment leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any
 
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
+from learnsite import broker, requestlog, streaming
+from learnsite.fanout.viewer import DirectSend, Viewer
 from live.feeds import FEED_PATTERN
-from live.hub import DirectSend
-from live.views import stream_frames
+from live.streams import UnknownFeed, feed_admit, get_hub, stream_frames
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -30,14 +41,124 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _PATH = re.compile(r"/live/([^/]+)/stream")
 
 
-def _headers() -> list[tuple[bytes, bytes]]:
+# Only for tests and `make abuse`: how many tasks and feeds this process runs now, to
+# show that clients who left leave nothing behind. Off unless settings.LIVE_DEBUG_COUNTS.
+DEBUG_COUNTS_PATH = "/live/_debug/counts"
+UNAVAILABLE_MESSAGE = (
+    "Redis is not answering, so this feed cannot be opened now; reload in a few seconds."
+)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _host_allowed(scope: Scope) -> bool:
+    """What ``HttpRequest.get_host()`` checks, for a request Django never sees."""
+    host = _header(scope, b"x-forwarded-host") if settings.USE_X_FORWARDED_HOST else None
+    host = host or _header(scope, b"host") or ""
+    allowed = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, allowed)
+
+
+def _is_secure(scope: Scope) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+    if proxy_header:
+        name, value = proxy_header
+        found = _header(scope, name.removeprefix("HTTP_").lower().replace("_", "-").encode())
+        return found is not None and found.split(",", 1)[0].strip() == value
+    return False
+
+
+def _security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The headers Django's SecurityMiddleware, XFrameOptionsMiddleware and our
+    ``security_headers_middleware`` put on every page (tests compare them with a page's)."""
+    headers = [(b"content-security-policy", str(settings.CONTENT_SECURITY_POLICY).encode())]
+    headers.append((b"permissions-policy", b"camera=(), microphone=(), geolocation=()"))
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append((b"x-content-type-options", b"nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        policy = settings.SECURE_REFERRER_POLICY
+        value = policy if isinstance(policy, str) else ",".join(policy)
+        headers.append((b"referrer-policy", value.encode()))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append(
+            (
+                b"cross-origin-opener-policy",
+                str(settings.SECURE_CROSS_ORIGIN_OPENER_POLICY).encode(),
+            )
+        )
+    headers.append((b"x-frame-options", str(settings.X_FRAME_OPTIONS).encode()))
+    if settings.SECURE_HSTS_SECONDS and _is_secure(scope):
+        hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            hsts += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            hsts += "; preload"
+        headers.append((b"strict-transport-security", hsts.encode()))
+    return headers
+
+
+def _headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     return [
-        (b"content-type", b"text/event-stream"),
-        (b"cache-control", b"no-cache"),
-        (b"x-accel-buffering", b"no"),
-        (b"x-content-type-options", b"nosniff"),
-        (b"content-security-policy", str(settings.CONTENT_SECURITY_POLICY).encode()),
+        *streaming.RAW_HEADERS,
+        *_security_headers(scope),
+        (b"x-request-id", requestlog.header_value()),
     ]
+
+
+async def _answer(
+    scope: Scope,
+    send: Send,
+    status: int,
+    text: str,
+    *,
+    retry_after: int | None = None,
+    content_type: bytes = b"text/plain; charset=utf-8",
+) -> None:
+    """A short complete answer (a refusal in one line, or the debug counts)."""
+    body = text.encode() + b"\n"
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *_security_headers(scope),
+        (b"x-request-id", requestlog.header_value()),
+    ]
+    requestlog.note_status(status)
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _debug_counts() -> str:
+    hub = get_hub()
+    fanout = [t for t in asyncio.all_tasks() if t.get_name().startswith("fanout")]
+    running = Counter(
+        getattr(t.get_coro(), "__qualname__", type(t.get_coro()).__name__)
+        for t in asyncio.all_tasks()
+    )
+    return json.dumps(
+        {
+            "tasks": len(asyncio.all_tasks()),
+            "running": dict(sorted(running.items())),
+            "fanout_tasks": len(fanout),
+            "hub_tasks": hub.tasks(),
+            "feeds": hub.subscribed_feeds(),
+            # Connections of this loop's shared pool checked out now: back to 0 when the
+            # process is idle, or something holds (or leaked) them.
+            "pool_in_use": broker.async_pool_in_use(),
+        }
+    )
 
 
 async def _awaiting(awaitable: Awaitable[None]) -> None:
@@ -91,12 +212,43 @@ def _direct_send(send: Send) -> DirectSend:
     return to_transport
 
 
-async def _serve(feed: str, receive: Receive, send: Send) -> None:
+async def _serve(feed: str, scope: Scope, receive: Receive, send: Send) -> None:
+    try:
+        await feed_admit(feed)
+    except UnknownFeed as exc:
+        await _answer(scope, send, 404, str(exc))
+        return
+    except broker.UNAVAILABLE_ERRORS:
+        requestlog.note_cause("redis_down")
+        await _answer(scope, send, 503, UNAVAILABLE_MESSAGE, retry_after=5)
+        return
+    hub = get_hub()
+    try:
+        viewer = hub.add(feed)
+    except streaming.LimitError as exc:
+        requestlog.note_cause("feeds_full")
+        await _answer(scope, send, 503, str(exc), retry_after=exc.retry_after)
+        return
+    # From here on the viewer is ours: no await before the try whose finally leaves.
+    try:
+        await _stream(viewer, scope, receive, send, leave=lambda: hub.leave(viewer))
+    finally:
+        hub.leave(viewer)
+    with contextlib.suppress(OSError, RuntimeError):
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _stream(
+    viewer: Viewer, scope: Scope, receive: Receive, send: Send, *, leave: Callable[[], None]
+) -> None:
     direct = _direct_send(send)
 
     async def pump() -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": _headers()})
-        async for chunk in stream_frames(feed, direct=direct):
+        viewer.sending()
+        requestlog.note_status(200)
+        await send({"type": "http.response.start", "status": 200, "headers": _headers(scope)})
+        viewer.sent()
+        async for chunk in stream_frames(viewer, direct=direct):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
     async def until_disconnect() -> None:
@@ -104,17 +256,30 @@ async def _serve(feed: str, receive: Receive, send: Send) -> None:
             pass
 
     tasks = [asyncio.create_task(pump()), asyncio.create_task(until_disconnect())]
+    cycle: Any = getattr(send, "__self__", None)
+    transport: Any = getattr(cycle, "transport", None)
+
+    def abort() -> None:
+        # The hub gave up on this viewer (stalled, or skipped too often). Its send may be
+        # blocked on a full socket for good: closing the transport frees the kernel
+        # buffer and wakes that send; cancelling the pump ends the stream either way.
+        if transport is not None and hasattr(transport, "abort"):
+            transport.abort()
+        tasks[0].cancel()
+
+    viewer.on_abort(abort)
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
+        # Leave before waiting for the pump: a cancel lost inside redis-py (its wait_for)
+        # would leave the pump waiting for frames; a closed viewer ends it.
+        leave()
         for task in tasks:
             # The client is gone either way; a failed send is how that often shows.
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-    with contextlib.suppress(OSError, RuntimeError):
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def with_live_streams(app: Any) -> ASGIApp:
@@ -122,9 +287,22 @@ def with_live_streams(app: Any) -> ASGIApp:
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            match = _PATH.fullmatch(scope["path"])
+            path = scope["path"]
+            match = _PATH.fullmatch(path)
             if match and FEED_PATTERN.fullmatch(match[1]):
-                await _serve(match[1], receive, send)
+                # The request id and the access line (the stream's whole length), as
+                # learnsite.requestlog.RequestContext does for Django's requests.
+                with requestlog.raw_request(scope, view="live:stream"):
+                    if not _host_allowed(scope):
+                        # What Django answers to a DisallowedHost (its 400 page, in one line).
+                        await _answer(
+                            scope, send, 400, "Bad Request: the Host header is not allowed."
+                        )
+                        return
+                    await _serve(match[1], scope, receive, send)
+                return
+            if path == DEBUG_COUNTS_PATH and getattr(settings, "LIVE_DEBUG_COUNTS", False):
+                await _answer(scope, send, 200, _debug_counts(), content_type=b"application/json")
                 return
         await app(scope, receive, send)
 

@@ -16,6 +16,10 @@ FEED_RULE = (
 # A feed's state (and seq) outlive a finished match long enough for the index page, then go.
 STATE_TTL_SECONDS = 24 * 60 * 60
 FEEDS_KEY = "live:feeds"  # a set of feed names that have been published to by feed_publish
+# Feeds that exist before anything is published to them. Any other feed exists once it
+# is in FEEDS_KEY (feed_publish adds it; so does a hub that hears a raw PUBLISH): a stream
+# of a name nobody publishes to would hold a Redis subscription for nothing.
+CONFIGURED_FEEDS = frozenset({"demo"})
 
 
 class InvalidFeedName(ValueError):
@@ -42,6 +46,12 @@ def state_key(feed: str) -> str:
 
 def seq_key(feed: str) -> str:
     return f"live:{feed}:seq"
+
+
+def match_key(feed: str) -> str:
+    """The one-match-at-a-time lease of a demo feed (live/matches.py): the match's id, set
+    NX with an expiry that the playing process renews; it lapses when that process dies."""
+    return f"live:{feed}:match"
 
 
 def viewers_key(feed: str) -> str:

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+from django.http import HttpRequest
 
 from learnsite import broker
-from live import presence
-from live.feeds import FEEDS_KEY, as_bytes, state_key, validate_feed
+from learnsite.content.embeds import EmbedUse
+from learnsite.fanout import presence
+from live.feeds import (
+    FEEDS_KEY,
+    as_bytes,
+    match_key,
+    processes_key,
+    state_key,
+    validate_feed,
+    viewers_key,
+)
 
 DEMO_FEED = "demo"
 
@@ -58,13 +71,53 @@ def feeds_list() -> list[FeedSummary]:
     summaries = []
     for name, body in zip(ordered, bodies, strict=True):
         if body is None and name != DEMO_FEED:
-            client.srem(FEEDS_KEY, name)  # the match ended and its state expired
+            # Not shown (its match ended and its state expired, or nothing was published
+            # yet), but not removed either: a page only reads, and a viewer may be opening
+            # that feed's stream right now (a feed in the set is one that may be watched).
             continue
         summaries.append(
             FeedSummary(
                 name=name,
                 headline=_headline(as_bytes(body) if body is not None else None),
-                viewers=presence.count(feed=name),
+                viewers=presence.count(
+                    counts_key=viewers_key(name), expiries_key=processes_key(name)
+                ),
             )
         )
     return summaries
+
+
+MatchStatus = Literal["idle", "running", "over"]
+
+
+@dataclass(frozen=True)
+class Kickoff:
+    """What the kick-off box of a demo feed shows: ``idle`` (nothing played yet: the hint
+    and the button), ``running`` (a match holds the feed's lease) or ``over`` (a match was
+    played and none is now: the button again). static/live/live.js moves it on from the
+    updates themselves, so every tab follows, whichever process played the match."""
+
+    feed: str
+    status: MatchStatus
+    message: str = ""
+    refused: bool = False
+
+
+def kickoff_for(*, feed: str) -> Kickoff | None:
+    """The kick-off box of ``feed``, or None when it is not a shared demo feed. Redis down
+    reads as ``idle`` (a press then explains)."""
+    if feed not in settings.LIVE_DEMO_FEEDS:
+        return None
+    try:
+        pipe = broker.client().pipeline(transaction=False)
+        pipe.exists(match_key(feed))
+        pipe.exists(state_key(feed))
+        running, played = pipe.execute()
+    except broker.UNAVAILABLE_ERRORS:
+        return Kickoff(feed=feed, status="idle")
+    status: MatchStatus = "running" if running else "over" if played else "idle"
+    return Kickoff(feed=feed, status=status)
+
+
+def live_feed_embed_context(request: HttpRequest, use: EmbedUse) -> dict[str, object]:
+    return {"kickoff": kickoff_for(feed=use.arg or DEMO_FEED)}

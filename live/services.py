@@ -43,6 +43,21 @@ def feed_publish(*, feed: str, event: Mapping[str, object]) -> Published:
     return Published(feed=feed, seq=seq, body=body, receivers=int(results[-1]))
 
 
+async def afeed_publish(*, feed: str, event: Mapping[str, object]) -> Published:
+    """:func:`feed_publish` on the async client (a match played on the event loop)."""
+    validate_feed(feed)
+    client = broker.async_client()
+    seq = int(await client.incr(seq_key(feed)))
+    body = json.dumps({"feed": feed, "seq": seq, "ts": now_ms(), **event}, separators=(",", ":"))
+    pipe = client.pipeline(transaction=True)
+    pipe.set(state_key(feed), body, ex=STATE_TTL_SECONDS)
+    pipe.expire(seq_key(feed), STATE_TTL_SECONDS)
+    pipe.sadd(FEEDS_KEY, feed)
+    pipe.publish(channel(feed), body)
+    results = await pipe.execute()
+    return Published(feed=feed, seq=seq, body=body, receivers=int(results[-1]))
+
+
 def feed_reset(*, feed: str) -> None:
     """Forget a feed's state and sequence (a new match starts from nothing)."""
     validate_feed(feed)

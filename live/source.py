@@ -1,24 +1,17 @@
-"""The hub's connection to Redis: one SUBSCRIBE on ``live:<feed>`` that notices when
-Redis goes away instead of waiting forever on a dead socket."""
+"""A live feed's subscription for the hub: ``SUBSCRIBE live:<feed>``, which also writes
+what it hears back as the feed's state."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
-from typing import Any, Protocol, Self
+from typing import Any
 
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-
-from learnsite import broker
+from learnsite.fanout.source import ChannelSubscription, Subscription, opened
 from live.feeds import FEEDS_KEY, STATE_TTL_SECONDS, channel, state_key
 
 logger = logging.getLogger(__name__)
-
-PING_AFTER = 2.0  # seconds of silence before we ask Redis whether it is still there
-DEAD_AFTER = 5.0  # seconds of silence (no message, no PONG) after which we give up on it
 
 # Write a body heard on the channel back as the feed's state, unless the stored state is
 # the same body or is newer by the rule of live/freshness.py. Every process serving the
@@ -42,73 +35,6 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 return 1
 """
-
-
-class RedisSilent(ConnectionError):
-    """Redis stopped answering on the subscription connection."""
-
-
-class Subscription(Protocol):
-    async def next(self, timeout: float) -> bytes | None: ...
-    async def state(self) -> bytes | None: ...
-    async def close(self) -> None: ...
-
-
-class ChannelSubscription:
-    """SUBSCRIBE to one channel on a client of its own, for a hub. redis-py's own
-    reconnect-and-resubscribe is turned off (``Retry(NoBackoff(), 0)``): a reconnect has to
-    be seen by the hub, because viewers missed whatever was published while it was down.
-    Silence is noticed too: after ``PING_AFTER`` s we ask, after ``DEAD_AFTER`` s we give up.
-
-    Subclasses say what a message becomes (``_on_message``) and what the state is."""
-
-    def __init__(self, channel_name: str) -> None:
-        self.channel = channel_name
-        self._client: Any = broker.new_async_client(
-            socket_timeout=DEAD_AFTER, retry=Retry(NoBackoff(), 0), health_check_interval=0
-        )
-        self._pubsub: Any = self._client.pubsub()
-        self._heard = time.monotonic()
-        self._pinged = 0.0
-
-    async def open(self) -> Self:
-        await self._pubsub.subscribe(self.channel)
-        # Wait for the confirmation, so a caller knows messages from now on reach us.
-        deadline = time.monotonic() + DEAD_AFTER
-        while time.monotonic() < deadline:
-            reply = await self._pubsub.get_message(timeout=DEAD_AFTER)
-            if reply is not None and reply["type"] == "subscribe":
-                self._heard = time.monotonic()
-                return self
-        raise RedisSilent("Redis did not confirm SUBSCRIBE")
-
-    def _on_message(self, data: bytes) -> bytes:
-        return data
-
-    async def next(self, timeout: float) -> bytes | None:
-        reply = await self._pubsub.get_message(timeout=timeout)
-        now = time.monotonic()
-        if reply is not None:
-            self._heard = now
-            if reply["type"] == "message":
-                return self._on_message(bytes(reply["data"]))
-            return None  # a PONG or a (un)subscribe confirmation
-        silent = now - self._heard
-        if silent > DEAD_AFTER:
-            raise RedisSilent(f"no reply from Redis for {silent:.1f} s")
-        if silent > PING_AFTER and now - self._pinged > PING_AFTER:
-            self._pinged = now
-            await self._pubsub.ping()
-        return None
-
-    async def state(self) -> bytes | None:
-        return None
-
-    async def close(self) -> None:
-        try:
-            await self._pubsub.aclose()
-        finally:
-            await self._client.aclose()
 
 
 class RedisSubscription(ChannelSubscription):
@@ -157,9 +83,4 @@ class RedisSubscription(ChannelSubscription):
 
 
 async def redis_source(feed: str) -> Subscription:
-    sub = RedisSubscription(feed)
-    try:
-        return await sub.open()
-    except BaseException:
-        await sub.close()
-        raise
+    return await opened(RedisSubscription(feed))

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("<str:feed>/", views.feed_page, name="feed"),
     path("<str:feed>/stream", views.stream, name="stream"),
+    path("<str:feed>/kickoff", views.kickoff, name="kickoff"),
 ]

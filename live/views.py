@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from learnsite import broker
-from live import freshness, selectors, sse
-from live.feeds import FEED_RULE, InvalidFeedName, as_bytes, state_key, validate_feed
-from live.hub import DirectSend, Viewer, get_hub
+from learnsite import admission, broker, streaming
+from learnsite.http import HtmxHttpRequest
+from learnsite.learners import alearner_key_peek
+from live import matches, selectors
+from live.feeds import InvalidFeedName, validate_feed
+from live.streams import UnknownFeed, feed_admit, get_hub, stream_frames
+
+UNAVAILABLE_MESSAGE = (
+    "Redis is not answering, so this feed cannot be opened now; reload in a few seconds."
+)
 
 
 def _bad_feed(request: HttpRequest, exc: InvalidFeedName) -> HttpResponse:
@@ -38,7 +44,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "live/index.html",
-        {"feeds": feeds, "redis_error": redis_error, "feed_rule": FEED_RULE},
+        {"feeds": feeds, "redis_error": redis_error},
     )
 
 
@@ -48,73 +54,96 @@ def feed_page(request: HttpRequest, feed: str) -> HttpResponse:
         validate_feed(feed)
     except InvalidFeedName as exc:
         return _bad_feed(request, exc)
-    return render(request, "live/feed.html", {"feed": feed})
+    return render(
+        request, "live/feed.html", {"feed": feed, "kickoff": selectors.kickoff_for(feed=feed)}
+    )
 
 
-async def _latest(feed: str) -> tuple[bool, bytes | None]:
-    """(Redis answered, the feed's latest update body or None).
-
-    The newer of the stored state and the last body this process's hub heard on the
-    channel: a raw ``PUBLISH`` reaches the hub without touching the stored state (the
-    hub writes it back, but a viewer must not depend on that write having landed)."""
-    heard = get_hub().latest(feed)
+@require_POST
+async def kickoff(request: HtmxHttpRequest, feed: str) -> HttpResponse:
+    """Kick off a match on a shared demo feed (htmx or a plain form). Async: the match is
+    a task of this process's event loop (live/matches.py), which only an async view is on."""
     try:
-        body = await broker.async_client().get(state_key(feed))
-    except broker.UNAVAILABLE_ERRORS:
-        return False, heard
-    stored = as_bytes(body) if body is not None else None
-    return True, freshness.newest(stored=stored, heard=heard)
+        validate_feed(feed)
+    except InvalidFeedName as exc:
+        return await sync_to_async(_bad_feed)(request, exc)
+    try:
+        match = await matches.match_claim(
+            feed=feed,
+            learner=await alearner_key_peek(request),
+            address=admission.request_address(request),
+        )
+    except matches.KickoffRefused as exc:
+        current = await sync_to_async(selectors.kickoff_for)(feed=feed)
+        box = selectors.Kickoff(
+            feed=feed,
+            status="running" if exc.status == 409 else current.status if current else "idle",
+            message=str(exc),
+            refused=True,
+        )
+        status, retry_after = exc.status, exc.retry_after
+    else:
+        matches.match_start(match=match)
+        if not request.htmx:
+            return redirect("live:feed", feed=feed)
+        box = selectors.Kickoff(
+            feed=feed,
+            status="running",
+            message=f"Kick-off: {match.home} v {match.away}. The match is on the board.",
+        )
+        status, retry_after = 200, None
+    template = "live/_kickoff.html" if request.htmx else "live/feed.html"
+    response = await sync_to_async(render)(
+        request, template, {"feed": feed, "kickoff": box}, status=status
+    )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
-_DOWN = sse.json_frame("status", {"redis": "down"})
+def _plain(status: int, text: str, *, retry_after: int | None = None) -> HttpResponse:
+    response = HttpResponse(f"{text}\n", status=status, content_type="text/plain; charset=utf-8")
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
-async def stream_frames(feed: str, *, direct: DirectSend | None = None) -> AsyncIterator[bytes]:
-    """The frames of one viewer's stream. With ``direct`` (a send to this viewer's
-    socket), live updates are written by the hub itself while this viewer keeps up, and
-    only the first frame, resyncs and any backlog come out of this iterator."""
+async def _joined_frames(feed: str) -> AsyncIterator[bytes]:
+    """Join inside the generator: Django may never start it (the client left before the
+    first chunk), and a viewer added outside it would then never leave."""
     hub = get_hub()
-    viewer: Viewer | None = None
     try:
-        # Subscribe first, then read the state: an update published in between is
-        # both in the state and in the queue (dropped below), never missing.
-        viewer = await hub.join(feed)
-        redis_up, state = await _latest(feed)
-        first = sse.frame(state) if state is not None else b""
-        count = sse.json_frame("viewers", {"viewers": hub.total_viewers(feed)})
-        if first:
-            viewer.expect_duplicate(first)
-        yield sse.RETRY + (first if redis_up else _DOWN) + count
-        if direct is not None:
-            viewer.send_directly(direct)
-        while True:
-            await viewer.wait()
-            if viewer.closed:
-                return  # fell behind too often: the browser reconnects and starts fresh
-            if viewer.resync:
-                viewer.resync = False
-                redis_up, state = await _latest(feed)
-                yield sse.frame(state or b"{}", "resync") if redis_up else _DOWN
-                continue
-            frames = viewer.drain()
-            if frames:
-                yield b"".join(frames)
-    except asyncio.CancelledError:
-        # The client went away: leave the hub (below) and let the cancellation go on.
-        raise
+        viewer = hub.add(feed)
+    except streaming.LimitError as exc:  # filled up since the view checked
+        yield streaming.comment(str(exc))
+        return
+    task = asyncio.current_task()
+
+    def abort() -> None:  # the hub gave up on this viewer: end the response
+        if task is not None:
+            task.cancel()
+
+    viewer.on_abort(abort)
+    try:
+        async for chunk in stream_frames(viewer):
+            yield chunk
     finally:
-        if viewer is not None:
-            with contextlib.suppress(Exception):
-                hub.leave(viewer)
+        hub.leave(viewer)
 
 
 @require_GET
 async def stream(request: HttpRequest, feed: str) -> HttpResponse | StreamingHttpResponse:
+    """The same stream as live/asgi.py serves under uvicorn, for any other ASGI setup."""
     try:
         validate_feed(feed)
+        await feed_admit(feed)
+        get_hub().check(feed)
     except InvalidFeedName as exc:
-        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
-    response = StreamingHttpResponse(stream_frames(feed), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+        return _plain(400, str(exc))
+    except UnknownFeed as exc:
+        return _plain(404, str(exc))
+    except streaming.LimitError as exc:
+        return _plain(503, str(exc), retry_after=exc.retry_after)
+    except broker.UNAVAILABLE_ERRORS:
+        return _plain(503, UNAVAILABLE_MESSAGE, retry_after=5)
+    return streaming.event_stream(_joined_frames(feed))

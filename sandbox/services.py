@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass
 
 from learnsite import broker
-from sandbox import limits, names
+from sandbox import acl as sandbox_acl
+from sandbox import chat_seats, limits, names
 
 
 class MessageError(ValueError):
@@ -44,8 +45,11 @@ def _clean_message(raw: str, *, limit: int) -> str:
     return raw
 
 
-def playground_publish(*, learner: str, channel: str, message: str) -> PublishResult:
-    """PUBLISH into the learner's own namespace.
+async def playground_publish(
+    *, learner: str, channel: str, message: str, client_addr: str = ""
+) -> PublishResult:
+    """PUBLISH into the learner's own namespace, on the event loop (the rate, the ACL user
+    and the PUBLISH: no thread, so no wait behind the worker's other threads for the GIL).
 
     Raises ``names.ChannelNameError``, ``MessageError``, ``limits.LimitError`` or one of
     ``broker.UNAVAILABLE_ERRORS``.
@@ -53,18 +57,29 @@ def playground_publish(*, learner: str, channel: str, message: str) -> PublishRe
     shown = names.clean_channel(channel)
     text = _clean_message(message, limit=limits.MESSAGE_MAX)
     real = names.prefix_for(learner) + shown
-    limits.publish_allowed(learner=learner)
-    receivers = int(broker.client().publish(real, text))
+    await limits.apublish_allowed(learner=learner, client_addr=client_addr)
+
+    async def publish(credentials: broker.Credentials | None) -> int:
+        return int(await broker.sandbox_async_client(credentials).publish(real, text))
+
+    receivers = await sandbox_acl.aas_learner(learner, publish)
     return PublishResult(shown=shown, real=real, message=text, receivers=receivers)
 
 
 def clean_nick(raw: str) -> str:
-    nick = " ".join(raw.split())
-    if not nick:
-        raise MessageError("Choose a nickname so others know who is talking.")
-    if len(nick) > limits.NICK_MAX:
-        raise MessageError(f"A nickname is at most {limits.NICK_MAX} characters.")
-    return nick
+    try:
+        return chat_seats.clean_nick(raw)
+    except chat_seats.NickError as exc:
+        raise MessageError(str(exc)) from exc
+
+
+def chat_seat_take(*, room: str, nick: str, learner: str) -> chat_seats.Seat:
+    """Claim ``nick`` in ``room`` for a new tab (see ``chat_seats``); MessageError when it is
+    not a valid nickname or someone in the room already has it."""
+    try:
+        return chat_seats.seat_claim(room=room, nick=nick, learner=learner)
+    except chat_seats.NickError as exc:
+        raise MessageError(str(exc)) from exc
 
 
 def chat_room_create() -> str:
@@ -76,16 +91,29 @@ def chat_payload(*, kind: str, nick: str, text: str = "") -> str:
     return json.dumps({"kind": kind, "nick": nick, "text": text, "at": time.time()})
 
 
-def chat_publish(*, learner: str, room: str, nick: str, text: str) -> int:
+def chat_publish(*, learner: str, room: str, nick: str, text: str, client_addr: str = "") -> int:
     """Send a chat line to everyone in the room (``chat:<room>``); returns PUBLISH's count."""
     channel = names.chat_channel(room)
     body = _clean_message(text.strip(), limit=limits.CHAT_MESSAGE_MAX)
-    limits.publish_allowed(learner=learner)
-    return int(broker.client().publish(channel, chat_payload(kind="message", nick=nick, text=body)))
+    limits.chat_line_allowed(learner=learner, client_addr=client_addr)
+    # Chat rooms are learner traffic: the sandbox Redis, on the site's connection (a room is
+    # shared between learners, so no one learner's ACL user covers it).
+    payload = chat_payload(kind="message", nick=nick, text=body)
+    return int(broker.sandbox_client().publish(channel, payload))
 
 
-async def chat_announce(*, room: str, nick: str, kind: str) -> None:
-    """Publish a join or leave notice (not rate limited: the server sends it, once)."""
-    await broker.async_client().publish(
+async def chat_announce(
+    *, room: str, nick: str, kind: str, learner: str = "", client_addr: str = ""
+) -> bool:
+    """Publish a join or leave notice; False when it was over a notice rate (a client
+    opening and closing tabs in a loop), and so not sent. The room's own rate bounds what
+    any number of learners and addresses can make a room show."""
+    try:
+        await limits.CHAT_NOTICES.ahit(learner=learner, address=client_addr)
+        await limits.CHAT_ROOM_NOTICES.ahit(learner=f"room:{room}", address="")
+    except limits.LimitError:
+        return False
+    await broker.sandbox_async_client().publish(
         names.chat_channel(room), chat_payload(kind=kind, nick=nick)
     )
+    return True

@@ -19,7 +19,7 @@ def sandbox_uid(prefix: str = "sb") -> str:
 
 @register.simple_tag(takes_context=True)
 def sandbox_playground(context: template.Context) -> dict[str, Any]:
-    from sandbox.views.playground import playground_context
+    from sandbox.pages import playground_context
 
     request: HttpRequest = context["request"]
     return playground_context(request)
@@ -27,21 +27,23 @@ def sandbox_playground(context: template.Context) -> dict[str, Any]:
 
 @register.simple_tag
 def sandbox_demo() -> dict[str, Any]:
-    from sandbox.views.demo import demo_context
+    from sandbox.pages import demo_context
 
     return demo_context()
 
 
 @register.simple_tag(takes_context=True)
-def sandbox_chat(context: template.Context, room: str | None = None) -> dict[str, Any] | None:
-    """The chat room named by the embed's argument, or None (the embed offers a new room)."""
-    from sandbox import names
-    from sandbox.views.chat import room_context
+def sandbox_workers(context: template.Context, kind: str) -> dict[str, Any]:
+    from sandbox.pages import workers_context
 
-    if not room:
-        return None
-    try:
-        cleaned = names.clean_room(room)
-    except names.ChannelNameError:
-        return None
-    return room_context(context["request"], cleaned)
+    request: HttpRequest = context["request"]
+    return workers_context(request, kind)
+
+
+@register.simple_tag(takes_context=True)
+def sandbox_chat(context: template.Context, room: str | None = None) -> dict[str, Any] | None:
+    """The chat room a lesson's embed joins (``?room=`` or the embed's argument), or None
+    (the embed offers a new room)."""
+    from sandbox.pages import lesson_room
+
+    return lesson_room(context["request"], room)

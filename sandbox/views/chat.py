@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from learnsite import broker
-from learnsite.learners import alearner_key, learner_key
-from sandbox import chat_hub, limits, names, services, sse
+from learnsite import broker, streaming
+from learnsite.http import HtmxHttpRequest
+from learnsite.learners import alearner_key_peek, learner_key_peek
+from sandbox import chat_hub, chat_seats, limits, names, services
+from sandbox.pages import LAST_NICK_SESSION_KEY, SEATS_SESSION_KEY, room_context
 from sandbox.views.common import (
-    HtmxHttpRequest,
     clean_uid,
     part,
     problem,
@@ -26,21 +21,11 @@ from sandbox.views.common import (
     stream_refusal,
 )
 
-NICK_SESSION_KEY = "sandbox_chat_nick"
-
-
-def room_context(request: HttpRequest, room: str, uid: str | None = None) -> dict[str, Any]:
-    nick = request.session.get(NICK_SESSION_KEY)
-    return {
-        "room": room,
-        "nick": nick if isinstance(nick, str) else None,
-        "uid": uid,
-        "share_url": request.build_absolute_uri(reverse("sandbox:chat_room", args=[room])),
-        "events_url": reverse("sandbox:chat_events", args=[room]),
-        "message_max": limits.CHAT_MESSAGE_MAX,
-        "nick_max": limits.NICK_MAX,
-        "channel": names.chat_channel(room),
-    }
+SEATS_KEPT = 20  # rooms a session remembers its last seat in
+_LAPSED = (
+    "Someone else is called {nick} in this room now (this tab lost its connection for a "
+    "while). Reload the page and choose a nickname again."
+)
 
 
 def _room_or_problem(request: HtmxHttpRequest, room: str) -> str | HttpResponse:
@@ -57,11 +42,11 @@ def lobby(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def create(request: HtmxHttpRequest) -> HttpResponse:
-    learner_key(request)
+    learner_key_peek(request)  # the creator's key (a signed cookie if new) names its seats
     room = services.chat_room_create()
     uid = clean_uid(request.POST.get("uid"))
     if request.htmx and uid:
-        return part(request, "sandbox/_chat_room.html", room_context(request, room, uid))
+        return part(request, "sandbox/_chat_room.html", {"c": room_context(request, room, uid)})
     return HttpResponseRedirect(reverse("sandbox:chat_room", args=[room]))
 
 
@@ -70,8 +55,17 @@ def room_page(request: HtmxHttpRequest, room: str) -> HttpResponse:
     cleaned = _room_or_problem(request, room)
     if isinstance(cleaned, HttpResponse):
         return cleaned
-    learner_key(request)
     return render(request, "sandbox/chat_room.html", {"c": room_context(request, cleaned)})
+
+
+def _seat_of(request: HttpRequest, room: str, token: str | None) -> chat_seats.Seat | None:
+    """The seat this tab holds in ``room``: the one it sent, else the session's last one."""
+    if not token:
+        seats = request.session.get(SEATS_SESSION_KEY)
+        token = seats.get(room) if isinstance(seats, dict) else None
+    if not isinstance(token, str):
+        return None
+    return chat_seats.seat_from_token(token, room=room, learner=learner_key_peek(request))
 
 
 @require_POST
@@ -80,13 +74,26 @@ def nick(request: HtmxHttpRequest, room: str) -> HttpResponse:
     if isinstance(cleaned, HttpResponse):
         return cleaned
     uid = clean_uid(request.POST.get("uid"))
+    target = f"#{uid}-error" if uid else None
     try:
-        request.session[NICK_SESSION_KEY] = services.clean_nick(request.POST.get("nick", ""))
+        seat = services.chat_seat_take(
+            room=cleaned, nick=request.POST.get("nick", ""), learner=learner_key_peek(request)
+        )
     except services.MessageError as exc:
-        return problem(request, str(exc), status=400, target=f"#{uid}-error" if uid else None)
+        return problem(request, str(exc), status=409, target=target)
+    except broker.UNAVAILABLE_ERRORS as exc:
+        return problem(request, redis_down_text(exc), status=503, target=target)
+    seats = request.session.get(SEATS_SESSION_KEY)
+    seats = {k: v for k, v in seats.items() if k != cleaned} if isinstance(seats, dict) else {}
+    request.session[SEATS_SESSION_KEY] = dict(list(seats.items())[-(SEATS_KEPT - 1) :]) | {
+        cleaned: seat.token
+    }
+    request.session[LAST_NICK_SESSION_KEY] = seat.nick
     if not request.htmx:
         return HttpResponseRedirect(reverse("sandbox:chat_room", args=[cleaned]))
-    return part(request, "sandbox/_chat_room.html", room_context(request, cleaned, uid))
+    return part(
+        request, "sandbox/_chat_room.html", {"c": room_context(request, cleaned, uid, seat=seat)}
+    )
 
 
 @require_POST
@@ -96,22 +103,26 @@ def send(request: HtmxHttpRequest, room: str) -> HttpResponse:
         return cleaned
     uid = clean_uid(request.POST.get("uid"))
     target = f"#{uid}-error" if uid else None
-    context = room_context(request, cleaned, uid)
-    if context["nick"] is None:
+    seat = _seat_of(request, cleaned, request.POST.get("seat"))
+    if seat is None:
         return problem(request, "Choose a nickname first.", status=400, target=target)
+    context = room_context(request, cleaned, uid, seat=seat)
     try:
+        if not chat_seats.seat_keep(seat):
+            return problem(request, _LAPSED.format(nick=seat.nick), status=409, target=target)
         services.chat_publish(
-            learner=learner_key(request),
+            learner=learner_key_peek(request),
             room=cleaned,
-            nick=context["nick"],
+            nick=seat.nick,
             text=request.POST.get("text", ""),
+            client_addr=streaming.client_addr(request),
         )
     except services.MessageError as exc:
         return problem(request, str(exc), status=400, target=target)
     except limits.LimitError as exc:
         return problem(request, str(exc), status=429, target=target, retry_after=exc.retry_after)
-    except broker.UNAVAILABLE_ERRORS:
-        return problem(request, redis_down_text(), status=503, target=target)
+    except broker.UNAVAILABLE_ERRORS as exc:
+        return problem(request, redis_down_text(exc), status=503, target=target)
     if not request.htmx:
         return HttpResponseRedirect(reverse("sandbox:chat_room", args=[cleaned]))
     return part(request, "sandbox/_chat_form.html", {"c": context})
@@ -119,50 +130,24 @@ def send(request: HtmxHttpRequest, room: str) -> HttpResponse:
 
 @require_GET
 async def events(request: HttpRequest, room: str) -> HttpResponseBase:
-    learner = await alearner_key(request)
+    learner = await alearner_key_peek(request)
     try:
         cleaned = names.clean_room(room)
     except names.ChannelNameError as exc:
         return stream_refusal(request, str(exc))
-    nickname = await request.session.aget(NICK_SESSION_KEY)
-    if not isinstance(nickname, str):
+    token = request.GET.get("seat")
+    if not token:
+        seats = await request.session.aget(SEATS_SESSION_KEY)
+        token = seats.get(cleaned) if isinstance(seats, dict) else None
+    seat = (
+        chat_seats.seat_from_token(token, room=cleaned, learner=learner)
+        if isinstance(token, str)
+        else None
+    )
+    if seat is None:
         return stream_refusal(request, "Choose a nickname first, then the room opens.")
-    down = redis_down_text()
-
-    async def stream() -> AsyncIterator[str]:
-        try:
-            with limits.STREAMS.hold(learner):
-                hub = chat_hub.get_chat_hub()
-                viewer = await hub.join(cleaned)
-                subscribed = not viewer.pending()  # else the hub has queued "Redis is down"
-                announced = False
-                try:
-                    yield "retry: 3000\n\n"
-                    if subscribed:
-                        yield sse.status_event("live", "Live: you are in the room.")
-                    with contextlib.suppress(*broker.UNAVAILABLE_ERRORS):
-                        await services.chat_announce(room=cleaned, nick=nickname, kind="join")
-                        announced = True
-                    async for chunk in chat_hub.viewer_events(viewer, down_message=down):
-                        yield chunk
-                except asyncio.CancelledError:
-                    # The tab went away: leave the hub (the last one out unsubscribes).
-                    raise
-                finally:
-                    hub.leave(viewer)
-                    if announced:
-                        with contextlib.suppress(Exception):
-                            await asyncio.wait_for(
-                                asyncio.shield(
-                                    services.chat_announce(
-                                        room=cleaned, nick=nickname, kind="leave"
-                                    )
-                                ),
-                                timeout=1.0,
-                            )
-        except limits.LimitError as exc:
-            html = render_to_string("sandbox/_status.html", {"state": "limit", "message": str(exc)})
-            yield "retry: 60000\n\n"
-            yield sse.event("end", html)
-
-    return sse.response(stream())
+    return streaming.event_stream(
+        chat_hub.chat_events(
+            seat=seat, client_addr=streaming.client_addr(request), down_message=redis_down_text()
+        )
+    )

@@ -6,20 +6,17 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.template.loader import render_to_string
-from django_htmx.middleware import HtmxDetails
+from django_htmx.http import reswap, retarget
 
-from learnsite import broker
-from sandbox import sse
+from learnsite import broker, streaming
+from learnsite.http import HtmxHttpRequest
+from sandbox.streams import end_events
 
 _UID_RE = re.compile(r"[a-z]{1,8}-[0-9a-f]{8}")
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def clean_uid(raw: str | None) -> str | None:
@@ -52,21 +49,45 @@ def problem(
     """A 4xx/503 answer that says what is wrong and what to do, swapped into ``target``."""
     response = part(request, "sandbox/_problem.html", {"message": message}, status=status)
     if target and request.htmx:
-        response["HX-Retarget"] = target
-        response["HX-Reswap"] = "innerHTML"
+        reswap(retarget(response, target), "innerHTML")
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
     return response
 
 
-def redis_down_text() -> str:
-    return (
-        f"Redis is not answering at {broker.describe_url()}. The lessons and quizzes still "
-        "work; the sandbox comes back by itself as soon as Redis does. Try again in a few seconds."
+async def apart(
+    request: HtmxHttpRequest, template: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """:func:`part` from an async view: a fragment renders on the loop (it reads no user
+    and no session), the page around it in a thread (its layout asks for the user)."""
+    if request.htmx:
+        return part(request, template, context, status=status)
+    return await sync_to_async(part)(request, template, context, status=status)
+
+
+async def apart_problem(
+    request: HtmxHttpRequest,
+    message: str,
+    *,
+    status: int,
+    target: str | None = None,
+    retry_after: int | None = None,
+) -> HttpResponse:
+    """:func:`problem` from an async view (see :func:`apart`)."""
+    if request.htmx:
+        return problem(request, message, status=status, target=target, retry_after=retry_after)
+    return await sync_to_async(problem)(
+        request, message, status=status, target=target, retry_after=retry_after
     )
 
 
-async def _once(*chunks: str) -> AsyncIterator[str]:
+def redis_down_text(exc: BaseException | None = None) -> str:
+    """What went wrong with Redis (down, out of memory, read-only, our pool busy) and what to
+    do; see ``broker.unavailable_text``."""
+    return broker.unavailable_text(exc)
+
+
+async def _once(*chunks: bytes) -> AsyncIterator[bytes]:
     for chunk in chunks:
         yield chunk
 
@@ -76,5 +97,4 @@ def stream_refusal(request: HttpRequest, message: str, *, state: str = "error") 
     (it would retry a 4xx for ever); anything else gets a plain 400."""
     if "text/event-stream" not in request.headers.get("Accept", ""):
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
-    html = render_to_string("sandbox/_status.html", {"state": state, "message": message})
-    return sse.response(_once("retry: 60000\n\n", sse.event("end", html)))
+    return streaming.event_stream(_once(end_events(state, message)))

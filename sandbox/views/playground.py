@@ -2,42 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from redis.asyncio.client import PubSub
 
-from learnsite import broker
-from learnsite.learners import alearner_key, learner_key
-from sandbox import limits, names, services, sse
-from sandbox.messages import shown_message
+from learnsite import broker, streaming
+from learnsite.http import HtmxHttpRequest
+from learnsite.learners import alearner_key_peek, learner_key_peek
+from sandbox import limits, names, services
+from sandbox.pages import playground_context
+from sandbox.streams import panel_events
 from sandbox.views.common import (
-    HtmxHttpRequest,
+    apart,
+    apart_problem,
     clean_uid,
     part,
     problem,
     redis_down_text,
     stream_refusal,
 )
-
-
-def playground_context(request: HttpRequest) -> dict[str, Any]:
-    learner = learner_key(request)
-    return {
-        "prefix": names.prefix_for(learner),
-        "panels_max": limits.PANELS_MAX,
-        "channel_max": names.CHANNEL_MAX,
-        "message_max": limits.MESSAGE_MAX,
-        "publish_rate": limits.PUBLISH_RATE,
-        "publish_window": limits.PUBLISH_WINDOW,
-    }
 
 
 @require_GET
@@ -47,7 +34,7 @@ def playground(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def panel_add(request: HtmxHttpRequest) -> HttpResponse:
-    learner = learner_key(request)
+    learner = learner_key_peek(request)
     uid = clean_uid(request.POST.get("uid"))
     target_id = f"#{uid}-add-error" if uid else None
     if len(request.POST.getlist("panel")) >= limits.PANELS_MAX:
@@ -67,9 +54,9 @@ def panel_add(request: HtmxHttpRequest) -> HttpResponse:
     except names.ChannelNameError as exc:
         return problem(request, str(exc), status=400, target=target_id)
     try:
-        limits.STREAMS.check(learner)
+        limits.STREAMS.check(learner=learner, client_addr=streaming.client_addr(request))
     except limits.LimitError as exc:
-        return problem(request, str(exc), status=429, target=target_id)
+        return problem(request, str(exc), status=429, target=target_id, retry_after=exc.retry_after)
     query = urlencode({"kind": target.kind, "name": target.shown})
     context = {
         "target": target,
@@ -81,62 +68,51 @@ def panel_add(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 async def stream(request: HttpRequest) -> HttpResponseBase:
-    learner = await alearner_key(request)
+    learner = await alearner_key_peek(request)
     try:
         target = names.target_for(
             learner=learner, kind=request.GET.get("kind", ""), name=request.GET.get("name", "")
         )
     except names.ChannelNameError as exc:
         return stream_refusal(request, str(exc))
-    prefix = names.prefix_for(learner)
-
-    async def subscribe(pubsub: PubSub) -> None:
-        if target.kind == "pattern":
-            await pubsub.psubscribe(target.real)
-        else:
-            await pubsub.subscribe(target.real)
-
-    def render_message(message: dict[str, Any]) -> str:
-        shown = shown_message(message, prefix=prefix)
-        html = render_to_string("sandbox/_message.html", {"m": shown})
-        return sse.event("msg", html)
-
-    async def events() -> AsyncIterator[str]:
-        try:
-            with limits.STREAMS.hold(learner):
-                async for chunk in sse.subscription_events(
-                    subscribe=subscribe,
-                    render=render_message,
-                    down_message=redis_down_text(),
-                ):
-                    yield chunk
-        except limits.LimitError as exc:
-            html = render_to_string("sandbox/_status.html", {"state": "limit", "message": str(exc)})
-            yield "retry: 60000\n\n"
-            yield sse.event("end", html)
-
-    return sse.response(events())
+    return streaming.event_stream(
+        panel_events(
+            learner=learner,
+            client_addr=streaming.client_addr(request),
+            target=target,
+            down_message=redis_down_text(),
+        )
+    )
 
 
-def publish_response(request: HtmxHttpRequest, *, channel: str) -> HttpResponse:
+async def publish_response(request: HtmxHttpRequest, *, channel: str) -> HttpResponse:
     """Publish the form's message on one of the learner's channels and show what PUBLISH
-    returned; every refusal says what is wrong. Shared by the playground and the demo."""
-    learner = learner_key(request)
+    returned; every refusal says what is wrong. Shared by the playground and the demo.
+
+    An async view: a publish is Redis work only (the learner's key needs no session), so
+    it runs on the event loop; only a page without htmx renders in a thread (the layout
+    asks for the user)."""
+    learner = await alearner_key_peek(request)
     uid = clean_uid(request.POST.get("uid"))
     target_id = f"#{uid}-publish-result" if uid else None
     try:
-        result = services.playground_publish(
-            learner=learner, channel=channel, message=request.POST.get("message", "")
+        result = await services.playground_publish(
+            learner=learner,
+            channel=channel,
+            message=request.POST.get("message", ""),
+            client_addr=streaming.client_addr(request),
         )
     except (names.ChannelNameError, services.MessageError) as exc:
-        return problem(request, str(exc), status=400, target=target_id)
+        return await apart_problem(request, str(exc), status=400, target=target_id)
     except limits.LimitError as exc:
-        return problem(request, str(exc), status=429, target=target_id, retry_after=exc.retry_after)
-    except broker.UNAVAILABLE_ERRORS:
-        return problem(request, redis_down_text(), status=503, target=target_id)
-    return part(request, "sandbox/_publish_result.html", {"result": result})
+        return await apart_problem(
+            request, str(exc), status=429, target=target_id, retry_after=exc.retry_after
+        )
+    except broker.UNAVAILABLE_ERRORS as exc:
+        return await apart_problem(request, redis_down_text(exc), status=503, target=target_id)
+    return await apart(request, "sandbox/_publish_result.html", {"result": result})
 
 
 @require_POST
-def publish(request: HtmxHttpRequest) -> HttpResponse:
-    return publish_response(request, channel=request.POST.get("channel", ""))
+async def publish(request: HtmxHttpRequest) -> HttpResponse:
+    return await publish_response(request, channel=request.POST.get("channel", ""))
