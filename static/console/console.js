@@ -4,15 +4,21 @@
 (function () {
   "use strict";
 
-  var COMMANDS = [
-    "PUBLISH", "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "PUBSUB", "XADD",
-    "XREAD", "XRANGE", "XREVRANGE", "XLEN", "XGROUP", "XREADGROUP", "XACK", "XPENDING", "XTRIM",
-    "LPUSH", "RPUSH", "LPOP", "BRPOP", "LRANGE", "SET", "GET", "INCR", "DEL", "EXPIRE", "TTL",
-    "EXISTS", "PING", "ECHO", "TIME", "HELP"
-  ];
-  var COMMAND_LINE = new RegExp("^(" + COMMANDS.join("|") + ")(\\s|$)");
+  // The commands the console runs and its URLs, rendered by the server from the allow-list
+  // (console/commands.py) into every page, so this file never keeps a copy of its own.
+  function readConfig() {
+    var node = document.getElementById("console-config");
+    try { return node ? JSON.parse(node.textContent) : null; } catch (e) { return null; }
+  }
+  var CONFIG = readConfig() || { commands: [], run: "", stream: "" };
+  var COMMAND_LINE = new RegExp("^(" + CONFIG.commands.join("|") + ")(\\s|$)");
   var PROMPT = /^(?:redis>|[\w.-]*:\d+>)\s*/;
   var READY_WAIT_MS = 6000;
+
+  // Subscriptions share the page's one stream (static/js/streams.js) where it is loaded.
+  function openStream(url) {
+    return window.SiteStreams ? window.SiteStreams.open(url) : new EventSource(url);
+  }
 
   function csrfToken() {
     try {
@@ -41,23 +47,39 @@
     });
   }
 
-  /* One console's connection: the subscriptions it holds and the stream that holds them. */
+  /* One console's connection: the protocol it speaks (RESP2 until HELLO 3, like redis-cli;
+     a reload is a new connection, as redis-cli reconnecting is), the subscriptions it holds
+     and the stream that holds them. */
   function Session(runUrl, streamUrl, print, onChange) {
     this.runUrl = runUrl;
     this.streamUrl = streamUrl;
     this.print = print;
     this.onChange = onChange || function () {};
+    this.protocol = 2;
     this.channels = [];
     this.patterns = [];
+    this.shards = [];
     this.source = null;
   }
+
+  Session.prototype.subscribed = function () {
+    return Boolean(this.channels.length || this.patterns.length || this.shards.length);
+  };
+
+  Session.prototype.forget = function () {
+    this.channels = [];
+    this.patterns = [];
+    this.shards = [];
+  };
 
   Session.prototype.run = function (line) {
     var self = this;
     return post(this.runUrl, {
       line: line,
+      protocol: String(this.protocol),
       channels: JSON.stringify(this.channels),
-      patterns: JSON.stringify(this.patterns)
+      patterns: JSON.stringify(this.patterns),
+      shards: JSON.stringify(this.shards)
     }).then(function (res) {
       if (!res.json) {
         self.print("(error) The site did not answer; check your connection and try again.", "error");
@@ -66,9 +88,14 @@
       var output = String(res.json.output || "");
       var failed = res.status >= 400 || output.indexOf("(error)") === 0;
       self.print(output, failed ? "error" : "reply");
+      if (res.json.protocol === 2 || res.json.protocol === 3) {
+        self.protocol = res.json.protocol;
+        self.onChange(self);
+      }
       if (Array.isArray(res.json.channels)) {
         self.channels = res.json.channels;
         self.patterns = res.json.patterns || [];
+        self.shards = res.json.shards || [];
         return self.reconnect();
       }
     });
@@ -78,7 +105,7 @@
     var self = this;
     var old = this.source;
     this.onChange(this);
-    if (!this.channels.length && !this.patterns.length) {
+    if (!this.subscribed()) {
       if (old) { old.close(); }
       this.source = null;
       this.onChange(this);
@@ -87,7 +114,8 @@
     var params = new URLSearchParams();
     this.channels.forEach(function (c) { params.append("c", c); });
     this.patterns.forEach(function (p) { params.append("p", p); });
-    var source = new EventSource(this.streamUrl + "?" + params.toString());
+    this.shards.forEach(function (s) { params.append("s", s); });
+    var source = openStream(this.streamUrl + "?" + params.toString());
     this.source = source;
     source.addEventListener("message", function (event) { self.print(event.data, "message"); });
     ["down", "expired"].forEach(function (name) {
@@ -96,8 +124,7 @@
         source.close();
         if (self.source === source) {
           self.source = null;
-          self.channels = [];
-          self.patterns = [];
+          self.forget();
           self.onChange(self);
         }
       });
@@ -119,8 +146,7 @@
         self.print("(error) The subscription stream could not be opened: close other " +
           "listening consoles or reload the page, then SUBSCRIBE again.", "error");
         self.source = null;
-        self.channels = [];
-        self.patterns = [];
+        self.forget();
         done();
       });
       window.setTimeout(done, READY_WAIT_MS);
@@ -131,6 +157,7 @@
     var parts = [];
     if (this.channels.length) { parts.push("channels " + this.channels.join(", ")); }
     if (this.patterns.length) { parts.push("patterns " + this.patterns.join(", ")); }
+    if (this.shards.length) { parts.push("shard channels " + this.shards.join(", ")); }
     if (!parts.length) { return "Not subscribed."; }
     return (this.source ? "Listening to " : "Connecting to ") + parts.join("; ") + ".";
   };
@@ -152,13 +179,21 @@
     var form = root.querySelector("[data-console-form]");
     var input = root.querySelector("[data-console-input]");
     var subs = root.querySelector("[data-console-subs]");
+    var proto = root.querySelector("[data-console-protocol]");
+    var protoHint = root.querySelector("[data-console-protocol-hint]");
     var print = makePrinter(log);
     var session = new Session(root.dataset.runUrl, root.dataset.streamUrl, print, function (s) {
       subs.textContent = s.describe();
       root.dataset.subscribed = s.source ? "1" : "";
+      root.dataset.protocol = String(s.protocol);
+      if (proto) { proto.textContent = "RESP" + s.protocol; }
+      if (protoHint) {
+        protoHint.textContent = s.protocol === 3 ?
+          "(like redis-py 8; HELLO 2 switches back)" : "(like redis-cli; HELLO 3 switches to RESP3)";
+      }
     });
-    print("Your own Redis namespace: type HELP to list the commands, HELP <command> for one.",
-      "hint");
+    print("Your own Redis namespace: type HELP to list the commands, HELP <command> for one. " +
+      "This connection speaks RESP2, like redis-cli; HELLO 3 switches it to RESP3.", "hint");
     var history = [];
     var position = 0;
     var draft = "";
@@ -267,8 +302,9 @@
 
   function setupBlocks() {
     var anyConsole = document.querySelector("[data-console]");
-    var runUrl = anyConsole ? anyConsole.dataset.runUrl : "/sandbox/console/run/";
-    var streamUrl = anyConsole ? anyConsole.dataset.streamUrl : "/sandbox/console/stream/";
+    var runUrl = anyConsole ? anyConsole.dataset.runUrl : CONFIG.run;
+    var streamUrl = anyConsole ? anyConsole.dataset.streamUrl : CONFIG.stream;
+    if (!CONFIG.commands.length) { return; }
     var scope = document.querySelector("main") || document.body;
     scope.querySelectorAll(".highlight pre, pre.language-redis, pre > code.language-redis")
       .forEach(function (node) {
@@ -277,16 +313,6 @@
         setupBlock(pre, pre.closest(".highlight") || pre, runUrl, streamUrl);
       });
   }
-
-  /* ---- Predictions: show the 4xx/5xx explanations htmx would otherwise drop ------------- */
-
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var target = event.detail && event.detail.target;
-    if (target && target.closest && target.closest("[data-predict]")) {
-      event.detail.shouldSwap = true;
-      event.detail.isError = false;
-    }
-  });
 
   /* ---- Lesson 5: pub/sub beside a Streams consumer group -------------------------------- */
 
@@ -311,7 +337,7 @@
     }
     function listen() {
       var ready = new Promise(function (resolve) {
-        source = new EventSource(root.dataset.streamUrl + "?c=" + encodeURIComponent("demo:orders"));
+        source = openStream(root.dataset.streamUrl + "?c=" + encodeURIComponent("demo:orders"));
         source.addEventListener("ready", function () { resolve(); });
         source.addEventListener("message", function (event) {
           var match = /^3\) "(.*)"$/m.exec(event.data);
@@ -404,7 +430,22 @@
   } else {
     init();
   }
-  document.addEventListener("htmx:load", function () {
+  document.addEventListener("htmx:load", function (event) {
     document.querySelectorAll("[data-console]").forEach(setupConsole);
+    focusPredictionAnswer(event.detail && event.detail.elt);
   });
+
+  /* ---- Predict, then run: the box is swapped whole; keyboard and screen-reader focus go to
+     what the answer says (the notice of a repeat, the newest try, or the verdict). ------------- */
+
+  function focusPredictionAnswer(element) {
+    if (!element || !element.matches || !element.matches("[data-predict][data-locked='true']")) {
+      return;
+    }
+    var tries = element.querySelectorAll(".predict-tries li[data-try]");
+    var target = element.querySelector(".predict-notice") ||
+      (tries.length ? tries[tries.length - 1] : null) ||
+      element.querySelector(".predict-feedback");
+    if (target) { target.focus({ preventScroll: false }); }
+  }
 })();

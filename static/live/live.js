@@ -1,9 +1,26 @@
-// Live match boards: one EventSource per board on /live/<feed>/stream.
+// Live match boards: one stream per board on /live/<feed>/stream, shared (static/js/streams.js).
 // Each plain event's data is the JSON body published on live:<feed>, verbatim.
 (function () {
   "use strict";
 
   const TICKER_MAX = 20;
+  // Update kinds a played match publishes (live/match.py); "fulltime" ends it.
+  const MATCH_KINDS = ["kickoff", "minute", "goal", "card", "halftime"];
+
+  // The kick-off box of a demo feed (live/_kickoff.html) follows the feed's own updates, so
+  // every tab moves on together whichever tab, process or console line drove the match.
+  function followMatch(board, data) {
+    const box = board.querySelector("[data-live-kickoff]"); // looked up each time: htmx swaps it
+    if (!box || typeof data.kind !== "string") return;
+    const state = data.kind === "fulltime" ? "over" : MATCH_KINDS.includes(data.kind) ? "running" : null;
+    if (state === null || box.dataset.state === state) return;
+    box.dataset.state = state;
+    box.querySelectorAll("[data-kickoff-when]").forEach(function (el) {
+      el.hidden = !el.dataset.kickoffWhen.split(" ").includes(state);
+    });
+    // What the last press was told (started, or refused as busy) is out of date now.
+    box.querySelectorAll("[data-kickoff-message]").forEach(function (el) { el.remove(); });
+  }
 
   function text(el, value) {
     if (el) el.textContent = value;
@@ -53,6 +70,9 @@
         return;
       }
       applyState(data);
+      // The stored state sent on connect may be a match whose process died mid-way: the
+      // page, rendered from the match's lease, knows better; live updates move the box on.
+      if (!(fresh && typeof data.ts === "number" && data.ts < openedAt)) followMatch(board, data);
       const seq = typeof data.seq === "number" ? data.seq : null;
       const repeat = seq !== null && seq === lastSeq;
       if (seq !== null) lastSeq = seq;
@@ -69,7 +89,10 @@
       }
     }
 
-    const source = new EventSource(board.dataset.streamUrl);
+    // The page's one shared stream (static/js/streams.js), opened once the board is in view.
+    const source = window.SiteStreams
+      ? window.SiteStreams.open(board.dataset.streamUrl, { element: board })
+      : new EventSource(board.dataset.streamUrl);
     source.addEventListener("open", function () {
       openedAt = Date.now();
       firstAfterOpen = true;

@@ -2,27 +2,26 @@
 (function () {
   "use strict";
 
-  // htmx does not swap 4xx responses by default. For quiz answers they carry a message
-  // for the learner ("pick an option", "reload the page"), so show it next to the form.
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var detail = event.detail;
-    var status = detail.xhr ? detail.xhr.status : 0;
-    if (status < 400 || (status >= 500 && status !== 503)) return;
-    var form = detail.requestConfig && detail.requestConfig.elt;
-    if (!form || !form.closest) return;
-    var question = form.closest(".quiz-question");
-    var box = question && question.querySelector(".quiz-error");
-    if (!box) return;
-    detail.shouldSwap = true;
-    detail.isError = false;
-    detail.target = box;
-    detail.swapOverride = "innerHTML";
-  });
-
-  // After an answer is swapped in, move keyboard and screen-reader focus to its feedback.
+  // After an answer is swapped in, move keyboard and screen-reader focus to its feedback;
+  // after the answer that finishes a round, to the round's summary instead (it comes out of
+  // band in the same response, before or after the question, so both orders end there).
+  function finishedSummary() {
+    return document.querySelector(".quiz-summary[data-finished][data-fresh]");
+  }
   document.addEventListener("htmx:load", function (event) {
     var element = event.detail && event.detail.elt;
-    if (!element || !element.classList || !element.classList.contains("quiz-question")) return;
+    if (!element || !element.classList) return;
+    if (element.classList.contains("quiz-summary") && element.hasAttribute("data-finished")) {
+      element.setAttribute("data-fresh", "");
+      element.focus({ preventScroll: false });
+      return;
+    }
+    if (!element.classList.contains("quiz-question")) return;
+    var summary = finishedSummary();
+    if (summary) {
+      summary.focus({ preventScroll: false });
+      return;
+    }
     var feedback = element.querySelector(".quiz-feedback");
     if (feedback) feedback.focus({ preventScroll: false });
   });
