@@ -26,6 +26,7 @@ import os
 import platform
 import random
 import re
+import secrets
 import sqlite3
 import time
 from collections import Counter, defaultdict
@@ -35,7 +36,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import redis
 
+from bench.pages import collected_static
 from tests.support.servers import AsgiServer, Database, make_database, migrate
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,19 +55,23 @@ LESSONS = (
 SQLITE_OPTIONS = "timeout=10&transaction_mode=IMMEDIATE&init_command=" + quote(
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 )
+LOAD_FEEDS = ("load-0", "load-1", "load-2")
 _FORM_RE = re.compile(r'<form class="quiz-form".*?</form>', re.S)
 _HIDDEN_RE = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)"')
 _OPTION_RE = re.compile(r'<input type="radio" name="option" value="([^"]*)"')
+_ATTEMPT_RE = re.compile(r'<article class="quiz-question" id="[^"]*" data-attempt="(\d+)"')
 
 
 @dataclass
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: Counter[str] = field(default_factory=Counter)
-    # (attempt id, question id) of every answer the learner was told was recorded, and of
-    # every answer whose request failed in a way that may or may not have recorded it.
-    acknowledged: list[tuple[str, str]] = field(default_factory=list)
-    unsure: list[tuple[str, str]] = field(default_factory=list)
+    # (learner key, attempt, question id) of every answer the learner was told was recorded,
+    # and of every answer whose request failed in a way that may or may not have recorded it.
+    # A round's first answer creates it, so a form may say "new-practice": such an unsure
+    # answer is named (key, "new:<lesson>", question), which matches the learner's first round.
+    acknowledged: list[tuple[str, str, str]] = field(default_factory=list)
+    unsure: list[tuple[str, str, str]] = field(default_factory=list)
 
     def ok(self, kind: str, seconds: float) -> None:
         self.latencies[kind].append(seconds)
@@ -86,6 +93,12 @@ class Learner:
         )
         self.stats = stats
         self.rng = rng
+        self.key = ""  # the learner key, read from the provisional cookie when first set
+
+    def _remember_key(self) -> None:
+        cookie = self.client.cookies.get("learner")
+        if cookie and not self.key:
+            self.key = cookie.split(":", 1)[0]
 
     async def _get(self, kind: str, path: str) -> httpx.Response | None:
         started = time.perf_counter()
@@ -94,6 +107,7 @@ class Learner:
         except httpx.HTTPError as exc:
             self.stats.error(kind, type(exc).__name__)
             return None
+        self._remember_key()
         if response.status_code != 200:
             self.stats.error(kind, f"HTTP {response.status_code}")
             return None
@@ -127,7 +141,12 @@ class Learner:
         form = self.rng.choice(forms)
         fields = {name: html.unescape(value) for name, value in _HIDDEN_RE.findall(form)}
         fields["option"] = html.unescape(self.rng.choice(_OPTION_RE.findall(form)))
-        pair = (fields["attempt"], fields["question"])
+        attempt = fields["attempt"]
+        unsure = (
+            self.key,
+            f"new:{slug}" if attempt.startswith("new-") else attempt,
+            fields["question"],
+        )
         started = time.perf_counter()
         try:
             response = await self.client.post(
@@ -135,15 +154,16 @@ class Learner:
             )
         except httpx.HTTPError as exc:
             self.stats.error("answer", type(exc).__name__)
-            self.stats.unsure.append(pair)
+            self.stats.unsure.append(unsure)
             return
-        if response.status_code == 200 and "quiz-options is-answered" in response.text:
+        recorded = _ATTEMPT_RE.search(response.text)
+        if response.status_code == 200 and "quiz-options is-answered" in response.text and recorded:
             self.stats.ok("answer", time.perf_counter() - started)
-            self.stats.acknowledged.append(pair)
+            self.stats.acknowledged.append((self.key, recorded.group(1), fields["question"]))
         else:
             self.stats.error("answer", f"HTTP {response.status_code}")
             if response.status_code >= 500:
-                self.stats.unsure.append(pair)
+                self.stats.unsure.append(unsure)
 
     async def _first_event(self, kind: str, path: str) -> None:
         """Open a stream, wait for its first event, close it (time to first event)."""
@@ -168,7 +188,7 @@ class Learner:
         await self._first_event("sandbox stream", f"/sandbox/stream/?kind=channel&name={name}")
 
     async def open_live_stream(self) -> None:
-        await self._first_event("live stream", f"/live/load-{self.rng.randrange(3)}/stream")
+        await self._first_event("live stream", f"/live/{self.rng.choice(LOAD_FEEDS)}/stream")
 
     async def run(self, stop_at: float) -> None:
         actions = (
@@ -188,11 +208,38 @@ class Learner:
             await self.client.aclose()
 
 
-_ANSWERS_SQL = "SELECT attempt_id, question_id FROM quizzes_answer"
+# Each answer with its learner's key, and whether its round is the learner's first at that
+# practice set (the one a "new-practice" form creates).
+_ANSWERS_SQL = """
+SELECT l.key, a.attempt_id, a.question_id, t.lesson_slug,
+       t.id = (SELECT min(f.id) FROM quizzes_quizattempt f
+               WHERE f.learner_id = t.learner_id AND f.kind = t.kind
+                 AND f.lesson_slug = t.lesson_slug)
+FROM quizzes_answer a
+JOIN quizzes_quizattempt t ON t.id = a.attempt_id
+JOIN quizzes_learner l ON l.id = t.learner_id
+"""
 
 
-def answers_in_db(database: Database) -> list[tuple[str, str]]:
-    """(attempt id, question id) of every answer row in the server's database."""
+@dataclass(frozen=True)
+class StoredAnswer:
+    key: str
+    attempt: str
+    question: str
+    lesson: str
+    first_round: bool
+
+    @property
+    def pair(self) -> tuple[str, str, str]:
+        return (self.key, self.attempt, self.question)
+
+    @property
+    def new_pair(self) -> tuple[str, str, str] | None:
+        return (self.key, f"new:{self.lesson}", self.question) if self.first_round else None
+
+
+def answers_in_db(database: Database) -> list[StoredAnswer]:
+    """Every answer row in the server's database."""
     url = database.url
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///").split("?")[0]
@@ -206,7 +253,7 @@ def answers_in_db(database: Database) -> list[tuple[str, str]]:
 
         with psycopg.connect(url) as pg:
             rows = pg.execute(_ANSWERS_SQL).fetchall()
-    return [(str(a), str(q)) for a, q in rows]
+    return [StoredAnswer(str(k), str(a), str(q), str(s), bool(f)) for k, a, q, s, f in rows]
 
 
 def make_db(kind: str, pg_url: str) -> Database:
@@ -239,7 +286,7 @@ async def _drive(base_url: str, learners: int, seconds: float, seed: int) -> tup
 
 
 def summarise(
-    stats: Stats, *, elapsed: float, stored: list[tuple[str, str]], meta: dict[str, Any]
+    stats: Stats, *, elapsed: float, stored: list[StoredAnswer], meta: dict[str, Any]
 ) -> dict[str, Any]:
     rows = []
     for kind, values in sorted(stats.latencies.items()):
@@ -255,14 +302,21 @@ def summarise(
             }
         )
     total = sum(len(v) for v in stats.latencies.values())
-    in_db = Counter(stored)
+    in_db = Counter(answer.pair for answer in stored)
     acknowledged = set(stats.acknowledged)
+    unsure = set(stats.unsure)
     # Nothing lost: every acknowledged answer is stored. Nothing doubled: no answer is
     # stored twice, and every stored answer is one the load test sent.
     lost = sorted(acknowledged - set(in_db))
     doubled = sorted(pair for pair, n in in_db.items() if n > 1)
-    unexplained = sorted(set(in_db) - acknowledged - set(stats.unsure))
-    stored_after_error = len(set(in_db) & (set(stats.unsure) - acknowledged))
+    unexplained = [
+        a for a in stored if a.pair not in acknowledged | unsure and a.new_pair not in unsure
+    ]
+    stored_after_error = sum(
+        1
+        for a in stored
+        if a.pair not in acknowledged and (a.pair in unsure or a.new_pair in unsure)
+    )
     return meta | {
         "elapsed_s": round(elapsed, 1),
         "requests": total,
@@ -287,7 +341,7 @@ def as_markdown(summary: dict[str, Any]) -> str:
         f"# Load test: {summary['learners']} learners for {summary['seconds']} s "
         f"on {summary['db']}",
         "",
-        f"{summary['workers']} uvicorn worker(s), DEBUG=1, Redis at {summary['redis']}; "
+        f"{summary['workers']} uvicorn worker(s), DEBUG=0, Redis at {summary['redis']}; "
         f"{summary['when']} on {summary['host']} ({summary['cpus']} CPUs). "
         "Streams are timed to their first event, then closed.",
         "",
@@ -344,7 +398,20 @@ def main(argv: list[str] | None = None) -> int:
 
     database = make_db(args.db, args.pg_url)
     migrate(database)
-    server = AsgiServer(database=database, redis_url=args.redis, workers=args.workers)
+    # As in production: DEBUG=0 (the kept pages and fragments, no content reload checks).
+    production = {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SETTINGS_MODULE": "bench.loadtest_settings",
+    }
+    production["BENCH_STATIC_ROOT"] = collected_static(production, "bench.loadtest_settings")
+    server = AsgiServer(
+        database=database, redis_url=args.redis, workers=args.workers, extra_env=production
+    )
+    # The site streams only feeds that exist (configured, or published to): these are ours.
+    feeds = redis.Redis.from_url(args.redis, socket_timeout=5)
+    feeds.sadd("live:feeds", *LOAD_FEEDS)
     try:
         print(f"{args.learners} learners for {args.seconds} s against {server.base_url} ...")
         stats, elapsed = asyncio.run(
@@ -352,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         server.stop()
+        feeds.srem("live:feeds", *LOAD_FEEDS)
+        feeds.close()
     try:
         stored = answers_in_db(database)
     finally:

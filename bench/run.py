@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from bench import floor
 from bench.load import Recorder, close_all, connect_viewers
 from bench.servers import (
@@ -164,6 +166,10 @@ async def measure(
             stderr=subprocess.DEVNULL,
         )
     feed = f"bench-{uuid.uuid4().hex[:8]}"
+    if target == "ours":
+        # Our site streams only feeds that exist (configured, or in live:feeds).
+        with redis.Redis.from_url(redis_url) as client:
+            client.sadd("live:feeds", feed)
     protocol = "sse" if target == "ours" else "ws"
     path = f"/live/{feed}/stream" if target == "ours" else f"/ws/live/{feed}/"
     recorder = Recorder(keep_samples=keep_samples)
@@ -206,6 +212,9 @@ async def measure(
             profiler.send_signal(2)
             profiler.wait(30)
         server.stop()
+        if target == "ours":
+            with redis.Redis.from_url(redis_url) as client:
+                client.srem("live:feeds", feed)
     # Per update, publish to the last copy received. An update some viewers never got
     # still counts (to its last copy); the lost share is in delivered / expected.
     per_update = [

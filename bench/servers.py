@@ -122,14 +122,18 @@ def start_ours(
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="bench-uvicorn-", suffix=".log")[1])
     database = Path(tempfile.mkdtemp(prefix="bench-db-")) / "db.sqlite3"
-    env = os.environ | {
-        "REDIS_URL": redis_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = (
+        os.environ
+        | {
+            "REDIS_URL": redis_url,
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": f"sqlite:///{database}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        | (extra_env or {})
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
