@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from lessons import loader
 from tests.support.servers import AsgiServer
@@ -43,12 +44,19 @@ def test_new_learner_walks_the_whole_course(
     assert page.locator("#course-progress-bar").get_attribute("value") == "0"
     page.get_by_role("link", name="Start with lesson 1").click()
     page.wait_for_url(f"**/lessons/{LESSONS[0][0]}/")
+
+    def read_to_the_end() -> None:
+        page.get_by_role("button", name="Mark as read").click()
+        expect(page.get_by_text("You have read this lesson.")).to_be_visible()
+
     seen = [page.locator("h1").inner_text()]
+    read_to_the_end()
     while page.locator("a[rel=next]").count():
         target = page.locator("a[rel=next]").get_attribute("href")
         page.locator("a[rel=next]").click()
         page.wait_for_url(f"**{target}")
         seen.append(page.locator("h1").inner_text())
+        read_to_the_end()
     assert seen == [title for _slug, title in LESSONS]
     assert page.get_by_text("Back to the course home").is_visible()
 
@@ -65,14 +73,72 @@ def test_new_learner_walks_the_whole_course(
     assert csp_errors == []
 
 
+def test_search_answers_as_you_type_and_forgives_a_typo(
+    page: Any, site_server: AsgiServer, csp_errors: list[str]
+) -> None:
+    page.goto(site_server.base_url + "/search/")
+    page.locator("#search-page-q").press_sequentially("listn", delay=40)  # no Enter
+    results = page.locator("#search-results .search-results")
+    expect(results).to_be_visible(timeout=10_000)
+    expect(page.locator(".search-corrections")).to_contain_text("listen")
+    assert results.get_by_role("link", name="Listening without freezing").count() == 1
+    expect(page.locator("#search-status")).to_contain_text("lesson")  # told to screen readers
+    page.wait_for_url("**/search/?q=listn")  # the address follows, so Back and a reload work
+    assert page.locator("#search-page-q").input_value() == "listn"  # typing was not disturbed
+    assert page.locator("h1").count() == 1
+    assert csp_errors == []
+
+
+def test_the_header_fits_on_one_row_at_1280_px(browser: Any, site_server: AsgiServer) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(site_server.base_url + "/")
+        brand = page.locator(".site-header .brand").bounding_box()
+        search = page.locator(".site-header .search-form").bounding_box()
+        last_link = page.locator(".site-header .nav-list li").last.bounding_box()
+        assert brand and search and last_link
+        # One row: the search form and the last nav link sit level with the brand.
+        assert abs(search["y"] + search["height"] / 2 - (brand["y"] + brand["height"] / 2)) < 12
+        assert abs(last_link["y"] - brand["y"]) < 12
+        assert search["x"] > last_link["x"]
+    finally:
+        context.close()
+
+
+def test_a_lesson_is_read_once_its_end_was_in_view_after_reading_time(
+    page: Any, site_server: AsgiServer
+) -> None:
+    page.clock.install()
+    url = f"{site_server.base_url}/lessons/{LESSONS[1][0]}/"
+    page.goto(url)
+    page.clock.fast_forward("10:00")  # a long time on the page, but the end never in view
+    page.reload()
+    assert page.get_by_role("button", name="Mark as read").count() == 1
+    page.locator("#read-mark").scroll_into_view_if_needed()
+    page.clock.fast_forward("00:05")  # in view, but too soon after opening: not read yet
+    assert page.get_by_role("button", name="Mark as read").count() == 1
+    page.clock.fast_forward("10:00")
+    expect(page.get_by_text("You have read this lesson.")).to_be_visible()
+    page.goto(site_server.base_url + "/")
+    assert page.locator('.state-label[data-state="read"]').count() == 1
+
+
 def test_copy_button_copies_the_code(browser: Any, site_server: AsgiServer) -> None:
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     try:
         page = context.new_page()
         page.goto(f"{site_server.base_url}/lessons/{LESSONS[1][0]}/")
         block = page.locator(".lesson-body .highlight:not(.output)").first
-        block.locator(".copy-button").click()
-        assert block.locator(".copy-button").inner_text() == "Copied"
+        button = block.locator(".copy-button")
+        button.click()
+        # The copy is a promise: wait for it to settle (the label then stays 2 s).
+        label = page.wait_for_function(
+            "b => b.dataset.copied === 'true' && b.textContent",
+            arg=button.element_handle(),
+            timeout=10_000,
+        )
+        assert label.json_value() == "Copied"
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == block.locator("pre code").inner_text().rstrip("\n")
     finally:

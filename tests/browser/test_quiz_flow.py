@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from playwright.sync_api import expect
 from learnsite.env import BASE_DIR
 from quizzes.loader import load_bank
 from quizzes.parsing import Question
+from tests.support.clock import answers_move_back
 from tests.support.servers import AsgiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow]
@@ -45,6 +47,7 @@ def test_new_learner_practises_reviews_signs_up_and_keeps_progress(
     page: Any, site_server: AsgiServer, artifacts: Path, csp_errors: list[str]
 ) -> None:
     base = site_server.base_url
+    started = datetime.now(UTC)
     page.goto(f"{base}/quizzes/{LESSON}/")
     url_before = page.url
     assert page.locator(".quiz-question").count() == len(QUESTIONS)
@@ -62,9 +65,11 @@ def test_new_learner_practises_reviews_signs_up_and_keeps_progress(
         mistake = BANK.mistake(question.option(wrong).mistake_id)  # type: ignore[union-attr]
         assert mistake is not None
         assert f"The mistake behind {label}: {mistake.name}" in text
+        # The choice's own fix link where it has one, else its mistake's section.
+        expected = question.option(wrong).fix_url() or mistake.url  # type: ignore[union-attr]
         assert (
             feedback.get_by_role("link", name="Read the lesson section").get_attribute("href")
-            == mistake.url
+            == expected
         )
         assert "Worked solution" in text and "Quick check" in text
     assert page.url == url_before  # htmx: no page load
@@ -76,8 +81,11 @@ def test_new_learner_practises_reviews_signs_up_and_keeps_progress(
         page.keyboard.press("Tab")
         page.keyboard.press("Enter")
         page.locator(f"#q-{question.id} .quiz-feedback").wait_for()
-        # htmx moves focus once the swap has settled, a moment after the node appears.
-        expect(page.locator(f"#q-{question.id} .quiz-feedback")).to_be_focused()
+        # htmx moves focus once the swap has settled, a moment after the node appears; the
+        # answer that finishes the set moves it to the set's summary instead.
+        finished = question is QUESTIONS[-1]
+        target = "#practice-summary" if finished else f"#q-{question.id} .quiz-feedback"
+        expect(page.locator(target)).to_be_focused()
     assert page.locator("#practice-progress").get_attribute("value") == str(len(QUESTIONS) - 2)
 
     first = page.locator(f"#q-{QUESTIONS[0].id}")
@@ -87,11 +95,19 @@ def test_new_learner_practises_reviews_signs_up_and_keeps_progress(
     first.screenshot(path=str(artifacts / "quiz-feedback-dark.png"))
     page.emulate_media(color_scheme="light")
 
-    # Review my mistakes: both missed questions, the mistakes named; answer one right.
+    # The review: the two missed questions come back after 10 minutes, under their lesson;
+    # once the clock has moved on, answer one right.
     page.get_by_role("navigation", name="Site").get_by_role("link", name="Review").click()
     page.wait_for_url("**/quizzes/review/")
+    assert page.locator(".quiz-question").count() == 0
+    # All four are on the schedule: the two missed first (10 minutes), the others tomorrow.
+    expect(page.locator(".review-upcoming")).to_contain_text("4 questions, the first in 9")
+    answers_move_back(site_server.database.url, by=timedelta(minutes=11), since=started)
+    page.reload()
     assert page.locator(".quiz-question").count() == 2
-    assert page.locator(".mistake-list li").count() >= 1
+    assert page.locator("section.review-lesson h2").all_inner_texts() == [
+        f"Lesson 1: {BANK.sets[LESSON].title}"
+    ]
     page.screenshot(path=str(artifacts / "quiz-review-light.png"), full_page=True)
     feedback = _answer(page, QUESTIONS[0], QUESTIONS[0].correct_option.id)
     assert "Right." in feedback.inner_text()
@@ -108,7 +124,8 @@ def test_new_learner_practises_reviews_signs_up_and_keeps_progress(
     assert f"Quiz: {len(QUESTIONS) - 2} of {len(QUESTIONS)} right" in page.content()
 
     page.goto(f"{base}/quizzes/review/")
-    assert page.locator(".quiz-question").count() == 2  # answered right once: still in review
+    # The round goes on: the one answered right (back in a day) and the one still to answer.
+    assert page.locator(".quiz-question").count() == 2
     data = page.request.get(f"{base}/quizzes/progress.json").json()
     assert data["learner"]["account"] == username
     answers = [a for attempt in data["attempts"] for a in attempt["answers"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import statistics
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ def add_panel(page: Any, name: str, kind: str = "channel") -> Any:
     playground.get_by_label("Command").select_option(kind)
     playground.get_by_label("Channel or pattern").fill(name)
     before = playground.locator("[data-sb-panel]").count()
-    playground.get_by_role("button", name="Subscribe").click()
+    playground.get_by_role("button", name="Subscribe", exact=True).click()
     panel = playground.locator("[data-sb-panel]").nth(before)
     panel.locator(".sb-msg").first.wait_for()  # the subscribe confirmation
     return panel
@@ -90,6 +91,52 @@ def test_playground_live_messages_script_as_text_and_cleanup(
 
     panel.get_by_role("button", name="Remove the subscriber to chat").click()
     assert wait_until(lambda: numsub(real_redis_url, f"sandbox:{key}:chat") == 0)
+
+
+def test_playground_snippets_follow_the_form_and_the_latest_panel_is_marked(
+    site_server: AsgiServer, page: Any, artifacts: Path
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(site_server.base_url + "/sandbox/")
+    key = learner_key(page)
+    playground = page.locator("[data-sb-playground]").first
+    subscribe_code = playground.locator("[data-sb-snippet='subscribe']")
+    publish_code = playground.locator("[data-sb-snippet='publish']")
+    assert f'p.subscribe("sandbox:{key}:chat")' in subscribe_code.inner_text()
+
+    playground.get_by_label("Command").select_option("pattern")
+    playground.get_by_label("Channel or pattern").fill("")
+    playground.get_by_label("Channel or pattern").press_sequentially("news.*")
+    code = subscribe_code.inner_text()
+    assert f'p.psubscribe("sandbox:{key}:news.*")' in code and "p.subscribe(" not in code
+    assert "the psubscribe confirmation" in code
+    playground.get_by_label("Channel", exact=True).fill("news.sport")
+    playground.get_by_label("Message", exact=True).fill('2-1 "goal"')
+    assert f'r.publish("sandbox:{key}:news.sport", "2-1 \\"goal\\"")' in publish_code.inner_text()
+
+    # Panels sit next to the forms on a wide screen.
+    news, sport = add_panel(page, "news.*", kind="pattern"), add_panel(page, "news.sport")
+    forms_box = playground.locator(".sb-pg-forms").bounding_box()
+    panel_box = news.bounding_box()
+    assert forms_box and panel_box and panel_box["x"] >= forms_box["x"] + forms_box["width"]
+    assert panel_box["y"] < forms_box["y"] + forms_box["height"]
+
+    publish(page, "news.sport", "both").get_by_text("2 subscribers received it.").wait_for()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-sb-panel].sb-latest').length === 1"
+    )
+    publish(page, "news.weather", "only the pattern").get_by_text(
+        "1 subscriber received it."
+    ).wait_for()
+    news.get_by_text("only the pattern").first.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('[data-sb-panel].sb-latest .sb-name')"
+        "?.textContent === 'news.*'"
+    )
+    assert "sb-latest" not in (sport.get_attribute("class") or "")
+    assert news.locator(".sb-latest-badge").is_visible()
+    assert not sport.locator(".sb-latest-badge").is_visible()
+    page.screenshot(path=str(artifacts / "sandbox-playground-wide.png"), full_page=True)
 
 
 def test_keyboard_only_and_panel_limit(site_server: AsgiServer, page: Any) -> None:
@@ -206,58 +253,116 @@ def test_chat_room_in_two_contexts(site_server: AsgiServer, browser: Any, artifa
         bob_ctx.close()
 
 
-def test_blocking_demo_timeline(site_server: AsgiServer, page: Any, artifacts: Path) -> None:
+def test_blocking_demo_side_by_side_with_stop_in_every_tab(
+    site_server: AsgiServer, context: Any, artifacts: Path
+) -> None:
+    page = context.new_page()
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(site_server.base_url + "/sandbox/")
     demo = page.locator("[data-sb-demo]").first
-    assert "for message in pubsub.listen():" in demo.locator(".sb-code").first.inner_text()
+    code = demo.locator(".sb-demo-code .highlight")
+    assert code.count() == 2  # highlighted as the lessons' code is
+    assert "for message in pubsub.listen():" in code.first.inner_text()
+    assert code.first.locator("span.k").count() > 0
 
-    demo.get_by_label("listen() in the main thread").check()
-    demo.get_by_role("button", name="Start").click()
-    run = demo.locator("[data-sb-run]")
-    run.locator(".sb-cell").nth(1).wait_for()
-    demo.get_by_role("button", name="Start").click()  # a second run while one is going
-    start_error = demo.locator("[id$='-start-error']")
-    start_error.get_by_text("one run per learner").wait_for()
-    run.locator(".sb-cell").nth(7).wait_for()  # two seconds of timeline
-    assert run.locator(".sb-tick-count").inner_text() == "1"  # stalled in listen()
+    demo.get_by_role("button", name="Start both runs").click()
+    main = demo.locator('[data-sb-run][data-mode="main"]')
+    thread = demo.locator('[data-sb-run][data-mode="thread"]')
+    for run in (main, thread):
+        run.locator(".sb-cell").nth(5).wait_for()
+    # Side by side on a wide screen: same top, the blocking run on the left.
+    main_box, thread_box = main.bounding_box(), thread.bounding_box()
+    assert main_box and thread_box
+    assert abs(main_box["y"] - thread_box["y"]) < 2 and main_box["x"] < thread_box["x"]
+    assert main.locator(".sb-tick-count").inner_text() == "1"  # stalled in listen()
     demo.get_by_label("Message", exact=True).fill("wake up")
     demo.get_by_role("button", name="Publish").click()
-    run.locator(".sb-log").get_by_text("data=b'wake up'").wait_for()
-    page.wait_for_function(
-        "() => document.querySelector('[data-sb-run] .sb-tick-count').textContent === '2'"
-    )
-    run.get_by_role("button", name="Stop the run").click()
-    summary = run.locator(".sb-summary-body")
-    summary.wait_for()
-    assert summary.get_attribute("data-ticks") == "2"
-    assert "while listen() waited" in summary.inner_text()
-    assert "You stopped the run." in summary.inner_text()
-    assert "once more after the one message it got" in summary.inner_text()
-    assert start_error.inner_text() == ""  # the run is over: "already going" is gone
-    page.screenshot(path=str(artifacts / "sandbox-demo-blocking.png"), full_page=True)
+    for run in (main, thread):  # one channel: the message reaches both
+        run.locator(".sb-log").get_by_text("data=b'wake up'").wait_for()
 
-    demo.get_by_label("listen() in a background thread").check()
-    demo.get_by_role("button", name="Start").click()
-    page.wait_for_function(
-        "() => Number(document.querySelector('[data-sb-run] .sb-tick-count').textContent) >= 8"
-    )
-    run.get_by_role("button", name="Stop the run").click()
-    summary.wait_for()
-    assert int(summary.get_attribute("data-ticks") or 0) >= 8
-    assert "in a background thread" in summary.inner_text()
+    # A second tab of the same learner has no run of its own, but can stop these.
+    other = context.new_page()
+    other.goto(site_server.base_url + "/sandbox/")
+    other_demo = other.locator("[data-sb-demo]").first
+    other_demo.get_by_role("button", name="Start both runs").click()
+    other_demo.get_by_text("one pair of runs per learner").wait_for()
+    other_demo.get_by_role("button", name="Stop my runs").click()
+
+    for run in (main, thread):
+        run.locator(".sb-summary-body").wait_for()
+    good, bad = thread.locator(".sb-summary-body"), main.locator(".sb-summary-body")
+    assert good.get_attribute("data-verdict") == "good"
+    assert bad.get_attribute("data-verdict") == "bad"
+    assert "You stopped the run." in good.inner_text()
+    assert int(good.get_attribute("data-ticks") or 0) > int(bad.get_attribute("data-ticks") or 0)
+    good_border = good.evaluate("e => getComputedStyle(e).borderLeftColor")
+    bad_border = bad.evaluate("e => getComputedStyle(e).borderLeftColor")
+    assert good_border != bad_border
+    assert not demo.locator("[data-sb-demo-stop-form]").is_visible()  # both runs are over
+    demo.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "sandbox-demo-side-by-side.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    main_box, thread_box = main.bounding_box(), thread.bounding_box()
+    assert main_box and thread_box and thread_box["y"] > main_box["y"] + main_box["height"] - 1
     page.emulate_media(color_scheme="dark")
-    page.screenshot(path=str(artifacts / "sandbox-demo-thread-dark.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "sandbox-demo-phone-dark.png"), full_page=True)
+    demo.locator("[data-sb-demo-pair]").screenshot(
+        path=str(artifacts / "sandbox-demo-phone-dark-runs.png")
+    )
+
+
+def _join(room: Any, nick: str) -> None:
+    room.get_by_label("Your nickname").fill(nick)
+    room.get_by_role("button", name="Join the room").click()
+
+
+def test_lesson_chat_two_tabs_of_one_page_share_its_room(
+    site_server: AsgiServer, context: Any, artifacts: Path
+) -> None:
+    # Lesson 1 names its room: every tab of the page is in it. Nicknames are per tab, and
+    # unique in the room.
+    suffix = secrets.token_hex(3)
+    ann, bob = f"ann-{suffix}", f"bob-{suffix}"
+    one, two = context.new_page(), context.new_page()
+    for tab in (one, two):
+        tab.goto(site_server.base_url + "/lessons/why-a-broker/")
+    room_one, room_two = (tab.locator("[data-sb-chat]").first for tab in (one, two))
+    for room in (room_one, room_two):
+        assert "Room lunch" in room.locator(".sb-note").first.inner_text()
+    _join(room_one, ann)
+    room_one.locator(".sb-chat-here-list").get_by_text(ann).wait_for()
+    _join(room_two, ann.upper())  # the same nickname, in another tab: refused, plainly
+    room_two.get_by_text(f"Someone in this room is already called {ann.upper()}").wait_for()
+    _join(room_two, bob)
+    for room in (room_one, room_two):
+        here = room.locator(".sb-chat-here-list")
+        here.get_by_text(ann).wait_for()
+        here.get_by_text(bob).wait_for()
+    room_two.get_by_label(f"Message as {bob}").fill("hello from the second tab")
+    room_two.get_by_label(f"Message as {bob}").press("Enter")
+    for room in (room_one, room_two):
+        room.locator(".sb-chat-line", has_text="hello from the second tab").wait_for()
+    mine = room_two.locator(".sb-chat-line", has_text="hello from the second tab")
+    theirs = room_one.locator(".sb-chat-line", has_text="hello from the second tab")
+    assert "sb-own" in (mine.get_attribute("class") or "")
+    assert "(you)" in mine.inner_text()  # what a screen reader hears, too
+    assert "sb-own" not in (theirs.get_attribute("class") or "")
+    assert "(you)" not in theirs.inner_text()
+    assert room_two.locator(".sb-chat-here-list .sb-own").inner_text() == f"{bob} (you)"
+    room_two.scroll_into_view_if_needed()
+    two.screenshot(path=str(artifacts / "sandbox-lesson-chat-two-tabs.png"), full_page=False)
+    two.close()
+    room_one.locator(".sb-chat-here-list").get_by_text(bob).wait_for(state="detached")
 
 
 def test_embeds_work_inside_lessons(site_server: AsgiServer, page: Any) -> None:
-    # Lesson 1 embeds the chat: a room opens in place, next to the lesson's other embeds.
-    page.goto(site_server.base_url + "/lessons/why-a-broker/")
-    start = page.locator(".sb-chat-start").first
-    start.get_by_role("button", name="Open a new room").click()
+    # ?room= puts a lesson's chat in a room of the learner's choosing.
+    room_name = f"t-{secrets.token_hex(4)}"
+    page.goto(site_server.base_url + f"/lessons/why-a-broker/?room={room_name}")
     room = page.locator("[data-sb-chat]").first
-    room.get_by_label("Your nickname").fill("reader")
-    room.get_by_role("button", name="Join the room").click()
-    page.locator("[data-sb-chat]").first.get_by_text("reader joined the room.").wait_for()
+    assert f"Room {room_name}" in room.inner_text()
+    _join(room, "reader")
+    room.get_by_text("reader joined the room.").wait_for()
     # Lesson 4 embeds the playground beside the live feed.
     page.goto(site_server.base_url + "/lessons/from-redis-to-the-browser/")
     panel = add_panel(page, "news")

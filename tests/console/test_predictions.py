@@ -10,7 +10,10 @@ import pytest
 from console import predictions
 from console.experiments import EXPERIMENTS, choice_matches
 from console.namespace import Namespace
+from lessons import loader
+from lessons.checks import embed_use_errors
 from tests.console.conftest import run_async
+from tests.lessons.conftest import lesson_text
 
 GOOD = """# Predictions
 
@@ -36,7 +39,10 @@ def content(tmp_path: Path, settings: pytest.FixtureRequest) -> Path:
 
 
 def messages(content: Path) -> list[str]:
-    return [str(e).replace(str(content) + "/", "") for e in predictions.content_errors()]
+    """Every problem with these files: the lessons' (embed lines included) and the file's."""
+    loader.reset_cache()
+    found = [*loader.content_errors(), *embed_use_errors(), *predictions.content_errors()]
+    return [str(e).replace(str(content) + "/", "") for e in found]
 
 
 def test_real_content_is_valid() -> None:
@@ -44,8 +50,12 @@ def test_real_content_is_valid() -> None:
     assert {"publish-count", "first-message"} <= set(predictions.all_predictions())
 
 
+ANSWERED = "intro\n\n::: embed predict publish-count\n\n```output\n(integer) 2\n```\n"
+
+
 def test_good_file(content: Path) -> None:
-    write(content, GOOD, "intro\n::: embed predict publish-count\n")
+    lesson = lesson_text(slug="publish-and-subscribe", body=ANSWERED)
+    write(content, GOOD, lesson)
     assert messages(content) == []
     prediction = predictions.get_prediction("publish-count")
     assert prediction is not None
@@ -54,10 +64,16 @@ def test_good_file(content: Path) -> None:
 
 
 def test_unknown_and_missing_ids_in_lessons(content: Path) -> None:
-    write(content, GOOD, "a\n::: embed predict nope\n\n::: embed predict\n")
+    body = "a\n::: embed predict nope\n\n::: embed predict\n"
+    write(content, GOOD, lesson_text(slug="publish-and-subscribe", body=body))
     found = messages(content)
-    assert found[0].startswith('lessons/02-x.md:2: unknown prediction "nope"; define it in')
-    assert found[1].startswith("lessons/02-x.md:4: ::: embed predict needs a prediction id")
+    assert any(
+        m.startswith('lessons/02-x.md:9: unknown prediction "nope"; define it in') for m in found
+    )
+    # One line, one message: the embed line is read in one place only.
+    assert [m for m in found if m.startswith("lessons/02-x.md:11:")] == [
+        'lessons/02-x.md:11: embed "predict" needs an argument; write ::: embed predict <id>'
+    ]
 
 
 @pytest.mark.parametrize(
@@ -98,17 +114,27 @@ def test_file_errors_name_the_line(content: Path, text: str, expected: str) -> N
 
 
 def test_embed_in_the_wrong_lesson(content: Path) -> None:
-    lesson = "---\ntitle: X\nslug: other-lesson\n---\n\n::: embed predict publish-count\n"
+    lesson = lesson_text(slug="other-lesson", body="::: embed predict publish-count\n")
     write(content, GOOD, lesson)
     found = messages(content)
     assert (
-        'lessons/02-x.md:6: prediction "publish-count" says "lesson: publish-and-subscribe" but '
+        'lessons/02-x.md:8: prediction "publish-count" says "lesson: publish-and-subscribe" but '
         'is embedded in lesson "other-lesson"; make its lesson: line other-lesson'
     ) in found
     assert (
         'predictions.md:3: prediction "publish-count" names lesson "publish-and-subscribe", '
         "which does not exist; use one of other-lesson"
     ) in found
+
+
+def test_a_prediction_with_nothing_to_hold_back_is_an_error(content: Path) -> None:
+    body = "intro\n\n::: embed predict publish-count\n\n## Next\n\n```output\n(integer) 2\n```\n"
+    write(content, GOOD, lesson_text(slug="publish-and-subscribe", body=body))
+    assert messages(content) == [
+        'lessons/02-x.md:10: prediction "publish-count" has no block to hold back until it is '
+        "locked in; put the runnable (or output) block that answers it after this line, before "
+        "the next heading"
+    ]
 
 
 def test_missing_file(content: Path) -> None:

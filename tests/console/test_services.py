@@ -9,7 +9,7 @@ import time
 import pytest
 import redis
 
-from console import services
+from console import limits, services
 from console.commands import MAX_BLOCK_SECONDS
 from tests.console.conftest import console
 from tests.support.env import require
@@ -68,6 +68,22 @@ def test_key_count_cap(redis_url: str, learner: str, monkeypatch: pytest.MonkeyP
     reply = console(learner, "SET d 1")
     assert reply.status == 400 and "keys" in reply.output
     assert console(learner, "SET a 2").output == "OK"  # rewriting a key you have is fine
+
+
+def test_fresh_sessions_of_one_address_share_its_writers(
+    redis_url: str, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack: an address minting fresh sessions gets a fresh 1 MB quota with each.
+    Only WRITERS_PER_ADDRESS of its learners may keep data; the others can still read,
+    and a learner already writing keeps writing."""
+    monkeypatch.setattr(limits.WRITERS, "per_address", 3)
+    fresh = [ns + f"{i:03d}" for i in range(6)]  # 16 characters, cleaned up with ns
+    outputs = [console(key, "SET k v", client_addr="198.51.100.7") for key in fresh]
+    assert [o.output for o in outputs[:3]] == ["OK"] * 3
+    assert all(o.status == 429 and "per address" in o.output for o in outputs[3:]), outputs
+    assert console(fresh[4], "GET k", client_addr="198.51.100.7").output == "(nil)"
+    assert console(fresh[0], "SET k2 v", client_addr="198.51.100.7").output == "OK"
+    assert console(fresh[5], "SET k v", client_addr="192.0.2.44").output == "OK"  # elsewhere
 
 
 @pytest.mark.slow
@@ -145,6 +161,21 @@ FORMAT_LINES = [
     "XREADGROUP GROUP g c COUNT 1 STREAMS {k}x >",
     "XPENDING {k}x g",
     "XPENDING {k}x g IDLE 9999999 - + 10",
+    "XAUTOCLAIM {k}x g janitor 0 0-0",
+    "XCLAIM {k}x g other 0 1-1 JUSTID",
+    "XINFO GROUPS {k}x",
+    "RPUSH {k}jobs a b",
+    "LMOVE {k}jobs {k}jobs:p RIGHT LEFT",
+    "BLMOVE {k}jobs {k}jobs:p RIGHT LEFT 1",
+    "BLMOVE {k}jobs {k}jobs:p RIGHT LEFT 0.1",
+    "LLEN {k}jobs:p",
+    "LREM {k}jobs:p 1 b",
+    "ZADD {k}g 1 a 1700000000.5 b",
+    "ZRANGE {k}g 0 -1 WITHSCORES",
+    "ZRANGE {k}g 0 -1",
+    "ZCARD {k}g",
+    "ZREM {k}g a",
+    "ZRANGE {k}nothing 0 -1",
     'ECHO "tab\\there\\x01\\xff"',
     "PING",
     "PING hi",
@@ -175,3 +206,16 @@ def test_output_matches_redis_cli(redis_url: str, learner: str) -> None:
     ours = "\n".join(console(learner, line.format(k="con-")).output for line in FORMAT_LINES)
     theirs = expected.replace('"console:' + learner + ":cli-", '"con-')
     assert ours.splitlines() == theirs.splitlines()
+
+
+def test_spublish_counts_on_the_publish_rate(
+    redis_url: str, learner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from learnsite import admission
+
+    monkeypatch.setattr(admission.PUBLISHES, "per_learner", 2)
+    assert console(learner, "PUBLISH a 1").output == "(integer) 0"
+    assert console(learner, "SPUBLISH a 2").output == "(integer) 0"
+    refused = console(learner, "SPUBLISH a 3")
+    assert refused.status == 429 and refused.retry_after is not None
+    assert "Slow down" in refused.output

@@ -86,6 +86,44 @@ def test_subscribe_streams_and_is_released(learner: Learner, ns: str) -> None:
     assert learner.output(f"PUBLISH {channel} later") == "(integer) 0"
 
 
+def test_ssubscribe_streams_spublish_and_is_released(learner: Learner, ns: str) -> None:
+    shard = f"{ns}-scores"
+    assert learner.output("PING") == "PONG"
+    with learner.http.stream("GET", "/sandbox/console/stream/", params={"s": shard}) as response:
+        assert response.status_code == 200
+        stream = events(response)
+        assert next(stream) == ("ready", "1")
+        # Shard channels are a name space of their own: PUBLISH does not reach them.
+        assert learner.output(f"PUBLISH {shard} nobody") == "(integer) 0"
+        assert learner.output(f"SPUBLISH {shard} 2-1") == "(integer) 1"
+        assert next(stream) == ("message", f'1) "smessage"\n2) "{shard}"\n3) "2-1"')
+        assert learner.output(f"PUBSUB SHARDNUMSUB {shard}") == f'1) "{shard}"\n2) (integer) 1'
+        assert learner.output("PUBSUB SHARDCHANNELS") == f'1) "{shard}"'
+        assert learner.output(f"PUBSUB NUMSUB {shard}") == f'1) "{shard}"\n2) (integer) 0'
+    assert learner.wait_for(f"PUBSUB SHARDNUMSUB {shard}", f'1) "{shard}"\n2) (integer) 0') == (
+        f'1) "{shard}"\n2) (integer) 0'
+    )
+    assert learner.output(f"SPUBLISH {shard} later") == "(integer) 0"
+
+
+def test_the_protocol_rules_hold_while_the_stream_listens(learner: Learner, ns: str) -> None:
+    shard = f"{ns}-s"
+    state = {"shards": f'["{shard}"]'}
+    with learner.http.stream("GET", "/sandbox/console/stream/", params={"s": shard}) as response:
+        stream = events(response)
+        assert next(stream) == ("ready", "1")
+        refused = learner.run(f"SPUBLISH {shard} hi", **state).json()
+        assert refused["output"].startswith("(error) ERR Can't execute 'spublish'")
+        # Nor may a subscribed RESP2 connection switch: Redis refuses HELLO there too.
+        hello = learner.run("HELLO 3", **state).json()
+        assert hello["output"].startswith("(error) ERR Can't execute 'hello'")
+        assert "protocol" not in hello
+        # A console that said HELLO 3 before subscribing runs anything while subscribed.
+        ran = learner.run(f"SPUBLISH {shard} hi", protocol="3", **state).json()
+        assert ran["output"] == "(integer) 1"
+        assert next(stream) == ("message", f'1) "smessage"\n2) "{shard}"\n3) "hi"')
+
+
 def test_other_learners_do_not_hear_it(site_server: AsgiServer, learner: Learner, ns: str) -> None:
     other = Learner(site_server.base_url)
     try:
@@ -106,6 +144,10 @@ def test_stream_rejects_bad_requests(learner: Learner) -> None:
     assert learner.http.get("/sandbox/console/stream/").status_code == 400
     many = [("c", f"c{i}") for i in range(30)]
     assert learner.http.get("/sandbox/console/stream/", params=many).status_code == 400
+    shards = [("s", f"s{i}") for i in range(21)]  # one past the cap
+    assert learner.http.get("/sandbox/console/stream/", params=shards).status_code == 400
+    long = learner.http.get("/sandbox/console/stream/", params={"s": "x" * 65})
+    assert long.status_code == 400 and "at most 64 bytes" in long.text
 
 
 def test_stream_says_when_redis_is_down(settings: object) -> None:
@@ -131,10 +173,10 @@ def test_too_many_streams_is_429(
 ) -> None:
     from django.test import Client
 
-    from console import services
+    from console import streams
 
     assert isinstance(client, Client)
-    monkeypatch.setattr(services, "MAX_STREAMS", 0)
+    monkeypatch.setattr(streams.STREAMS, "per_learner", 0)
     response = client.get("/sandbox/console/stream/", {"c": "news"})
     assert response.status_code == 429
     assert b"consoles listening" in response.content

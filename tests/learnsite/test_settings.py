@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,9 @@ PROD_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "k" * 10 + "x7Qp2-LmZr9_vB4sWc8Nd1TfGh6JyKe3UoIa5RbPq0Xw",
     "ALLOWED_HOSTS": "learn.example.com",
+    # Learner data on a Redis of its own (else check --deploy warns learnsite.W001).
+    "REDIS_URL": "redis://redis.internal:6379/0",
+    "SANDBOX_REDIS_URL": "redis://sandbox-redis.internal:6379/0",
 }
 
 
@@ -34,6 +38,28 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PROD_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_deploy_checks_see_the_sites_middleware_subclasses() -> None:
+    """The site runs subclasses of Django's middleware; Django's checks must still see them,
+    or every check behind them (HSTS, secure cookies) is skipped without a word."""
+    from django.core.checks.security import base, csrf, sessions
+
+    assert base._security_middleware() and base._xframe_middleware()
+    assert csrf._csrf_middleware() and sessions._session_middleware()
+
+
+def test_deploy_checks_behind_the_middleware_still_run(settings: Any) -> None:
+    from django.core.checks.security import base, csrf, sessions
+
+    settings.SECURE_HSTS_SECONDS = 0
+    settings.CSRF_COOKIE_SECURE = False
+    settings.SESSION_COOKIE_SECURE = False
+    assert [m.id for m in base.check_sts(None)] == ["security.W004"]
+    assert [m.id for m in csrf.check_csrf_cookie_secure(None)] == ["security.W016"]
+    assert [m.id for m in sessions.check_session_cookie_secure(None)] == ["security.W012"]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "Security" not in m]
+    assert base.check_sts(None) == []  # no SecurityMiddleware: nothing for HSTS to do
 
 
 @pytest.mark.slow

@@ -20,12 +20,13 @@ def lesson_text(
     slug: str = "a-lesson",
     order: int = 1,
     summary: str = "What it is about.",
+    part: str = "Pub/sub",
     body: str = "Some text.\n",
     extra: str = "",
 ) -> str:
     return (
-        f"---\ntitle: {title}\nslug: {slug}\norder: {order}\nsummary: {summary}\n{extra}---\n"
-        + textwrap.dedent(body)
+        f"---\ntitle: {title}\nslug: {slug}\norder: {order}\nsummary: {summary}\npart: {part}\n"
+        f"{extra}---\n" + textwrap.dedent(body)
     )
 
 

@@ -88,18 +88,21 @@ def test_markdown_features_render(write_lesson: WriteLesson) -> None:
 def test_runnable_block_and_its_output(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body=BODY)
     lesson = get_course().lessons[0]
-    # Front matter is lines 1-6; the fence sits on body line 14, file line 20.
-    assert lesson.runnable_blocks == (RunnableBlock('print("hello")', "hello", 20),)
-    assert 'class="badge-tested"' in lesson.html
-    assert "<figcaption>Output</figcaption>" in lesson.html
-    assert '<span class="nb">print</span>' in lesson.html
+    # Front matter is lines 1-7; the fence sits on body line 14, file line 21.
+    assert lesson.runnable_blocks == (RunnableBlock('print("hello")', "hello", 21),)
+    # The prediction before it holds it back (tests/lessons/test_held_blocks.py).
+    held = lesson.embeds[0].held
+    assert held is not None and held.slot in lesson.html
+    assert 'class="badge-tested"' in held.shown
+    assert "<figcaption>Output</figcaption>" in held.shown
+    assert '<span class="nb">print</span>' in held.shown
 
 
 def test_embed_becomes_a_placeholder(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body=BODY)
     lesson = get_course().lessons[0]
     (embed,) = lesson.embeds
-    assert (embed.name, embed.arg, embed.line) == ("predict", "first-guess", 18)
+    assert (embed.name, embed.arg, embed.line) == ("predict", "first-guess", 19)
     assert embed.slot in lesson.html
     assert ":::" not in lesson.html
 
@@ -160,8 +163,34 @@ def test_content_errors_lists_problems_fresh_from_disk(write_lesson: WriteLesson
     assert content_errors() == []
     path = write_lesson("02-b.md", slug="b", order=2, extra="tags: x\n")
     assert [str(e) for e in content_errors()] == [
-        f'{path}:6: unknown front-matter key "tags"; the keys are title, slug, order and summary'
+        f'{path}:7: unknown front-matter key "tags"; the keys are title, slug, order, summary '
+        "and part"
     ]
+
+
+def test_course_order_is_part_by_part_then_order(write_lesson: WriteLesson) -> None:
+    write_lesson("01.md", slug="pubsub-one", order=1)
+    write_lesson("02.md", slug="production", order=2, part="In production")
+    write_lesson("03.md", slug="queues", order=3, part="Queues and streams")
+    write_lesson("04.md", slug="pubsub-two", order=4)
+    course = get_course()
+    assert [lesson.slug for lesson in course.lessons] == [
+        "pubsub-one",
+        "pubsub-two",
+        "queues",
+        "production",
+    ]
+    assert [(part.name, [lesson.slug for lesson in part.lessons]) for part in course.parts] == [
+        ("Pub/sub", ["pubsub-one", "pubsub-two"]),
+        ("Queues and streams", ["queues"]),
+        ("In production", ["production"]),
+    ]
+    assert course.neighbours(course.lessons[1])[1] is course.by_slug("queues")
+
+
+def test_parts_without_lessons_are_left_out(write_lesson: WriteLesson) -> None:
+    write_lesson("01.md", slug="only", order=1, part="In production")
+    assert [part.name for part in get_course().parts] == ["In production"]
 
 
 def test_neighbours(write_lesson: WriteLesson) -> None:

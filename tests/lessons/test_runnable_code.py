@@ -23,7 +23,9 @@ from tests.lessons.conftest import WriteLesson
 from tests.support.env import require
 from tests.support.redis_server import PrivateRedis
 
-TIMEOUT = 5.0
+# A guard against a block that hangs (a thread left running), not a speed target: a block
+# takes about a second, but a loaded 2-core CI machine has been seen to need over 5 s.
+TIMEOUT = 20.0
 BOOTSTRAP = """
 import os, runpy, sys
 import redis.asyncio.connection, redis.connection
@@ -84,13 +86,16 @@ def run_block(code: str, server: PrivateRedis, tmp_path: Path) -> subprocess.Com
         client.close()
     script = tmp_path / "block.py"
     script.write_text(code, encoding="utf-8")
+    # A block runs as in a reader's shell: not inside this project's Django settings (which
+    # pytest-django exports, and which Celery's Django fix-up would try to import).
+    env = {name: value for name, value in os.environ.items() if name != "DJANGO_SETTINGS_MODULE"}
     return subprocess.run(
         [sys.executable, "-c", BOOTSTRAP, str(script)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         cwd=tmp_path,
-        env=os.environ | {"LESSON_REDIS_PORT": str(server.port), "PYTHONUNBUFFERED": "1"},
+        env=env | {"LESSON_REDIS_PORT": str(server.port), "PYTHONUNBUFFERED": "1"},
     )
 
 

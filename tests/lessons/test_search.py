@@ -168,6 +168,7 @@ def _property_index() -> SearchIndex:
         title="X",
         order=1,
         summary="",
+        part="Pub/sub",
         path=Path("x.md"),
         html="",
         headings=(),
@@ -180,3 +181,51 @@ def _property_index() -> SearchIndex:
 
 
 _PROPERTY_INDEX = _property_index()
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "near"),
+    [
+        ("listn", "listen", True),  # a letter missing
+        ("listenn", "listen", True),  # a letter added
+        ("lisden", "listen", True),  # a letter changed
+        ("lsiten", "listen", True),  # two neighbours swapped
+        ("listen", "listen", False),  # the same word is no correction
+        ("lstn", "listen", False),  # two letters missing
+        ("tsilen", "listen", False),  # swapped, but not neighbours
+        ("lsitne", "listen", False),  # two swaps
+    ],
+)
+def test_one_edit_apart(a: str, b: str, near: bool) -> None:
+    from lessons.search import one_edit_apart
+
+    assert one_edit_apart(a, b) is near
+    assert one_edit_apart(b, a) is near
+
+
+@pytest.mark.parametrize("typo", ["listn", "lsiten", "lisen", "lissen"])
+def test_a_word_with_one_typo_finds_the_word(index: SearchIndex, typo: str) -> None:
+    results = index.search(typo)
+    assert results.corrections and "listen" in results.corrections[0][1]
+    assert results.corrections[0][0] == typo
+    assert [r.lesson.slug for r in results.results][0] == "listening"
+    assert "<mark>listen" in results.results[0].hits[0].snippet.lower()
+
+
+def test_a_word_that_starts_a_course_word_is_not_corrected(index: SearchIndex) -> None:
+    results = index.search("liste")  # a prefix of "listen": searched as it is
+    assert results.corrections == ()
+    assert results.results
+
+
+def test_short_words_and_far_typos_are_not_guessed(index: SearchIndex) -> None:
+    assert index.search("lstn").corrections == ()  # two edits away
+    assert index.search("xyz").corrections == ()  # too short to guess
+    assert index.search("qqqqqq").results == ()
+
+
+def test_a_typo_beside_a_right_word_narrows_with_both(index: SearchIndex) -> None:
+    results = index.search("thraed listening")
+    assert results.corrections == (("thraed", ("thread",)),)
+    assert not results.partial
+    assert results.results[0].lesson.slug == "listening"

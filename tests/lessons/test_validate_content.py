@@ -9,28 +9,103 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.checks.registry import registry
 from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
+from learnsite.content.checks import CONTENT, refuse_invalid_content
 from learnsite.env import BASE_DIR
 from learnsite.runner import free_port
 from lessons import search
-from lessons.startup import refuse_invalid_content
 from tests.lessons.conftest import WriteLesson
 
 
 @pytest.fixture
-def lesson_checks_only(settings: Any) -> None:
-    settings.CONTENT_CHECKS = ["lessons.loader.content_errors", "not_built_yet.loader.errors"]
+def lesson_checks_only(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the lessons' content checks run: the content in tmp_path has no quizzes."""
+    own = ("lessons.checks", "learnsite.content.checks")
+    kept = {
+        check
+        for check in registry.registered_checks
+        if CONTENT not in getattr(check, "tags", ()) or check.__module__ in own
+    }
+    monkeypatch.setattr(registry, "registered_checks", kept)
+    settings.CONTENT_CHECKS = ["lessons.checks.lesson_files", "lessons.checks.lesson_embeds"]
 
 
-def test_ok_summary_and_skipped_checks(
+def test_ok_summary(
     write_lesson: WriteLesson, lesson_checks_only: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_lesson("01-a.md")
     call_command("validate_content")
     out, err = capsys.readouterr()
-    assert "Content OK: 1 lessons, 1 checks passed, 1 skipped" in out
-    assert "skipped not_built_yet.loader.errors: module not built yet" in err
+    assert "Content OK: 1 lessons, 3 checks passed" in out
+    assert err == ""
+
+
+@pytest.mark.parametrize("missing", ["lessons.checks.renamed_check", "not_built_yet.loader.errors"])
+def test_a_check_that_cannot_be_found_fails_validation(
+    write_lesson: WriteLesson,
+    lesson_checks_only: None,
+    settings: Any,
+    missing: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_lesson("01-a.md")
+    settings.CONTENT_CHECKS = [*settings.CONTENT_CHECKS, missing]
+    with pytest.raises(SystemExit) as exited:
+        call_command("validate_content")
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert f"settings.CONTENT_CHECKS: {missing}: cannot import the check (" in err
+    assert "(learnsite.E001)" in err
+
+
+def test_a_check_that_is_not_registered_fails_validation(
+    write_lesson: WriteLesson,
+    lesson_checks_only: None,
+    settings: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_lesson("01-a.md")
+    settings.CONTENT_CHECKS = [*settings.CONTENT_CHECKS, "lessons.loader.content_errors"]
+    with pytest.raises(SystemExit):
+        call_command("validate_content")
+    err = capsys.readouterr().err
+    assert "lessons.loader.content_errors: is not registered as a content check" in err
+
+
+def test_a_renamed_check_fails_validate_content_in_a_fresh_process(tmp_path: Path) -> None:
+    settings_module = tmp_path / "renamed_check_settings.py"
+    settings_module.write_text(
+        "from learnsite.settings import *  # noqa: F403\n"
+        "CONTENT_CHECKS = [*CONTENT_CHECKS, 'quizzes.checks.quiz_files_renamed']\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "validate_content"],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ
+        | {
+            "DJANGO_SETTINGS_MODULE": "renamed_check_settings",
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(BASE_DIR)]),
+        },
+    )
+    assert result.returncode == 1
+    assert "quizzes.checks.quiz_files_renamed: cannot import the check" in result.stderr
+
+
+def test_check_tag_content_reports_file_line_and_id(
+    write_lesson: WriteLesson, lesson_checks_only: None
+) -> None:
+    path = write_lesson("01-a.md", body="!!! warn\n    x\n")
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check", tags=[CONTENT])
+    assert f'{path}:8: (lessons.E001) unknown callout type "warn"; use note, warning or tip' in str(
+        raised.value
+    )
 
 
 def test_errors_are_printed_and_exit_1(
@@ -41,7 +116,7 @@ def test_errors_are_printed_and_exit_1(
         call_command("validate_content")
     assert exited.value.code == 1
     err = capsys.readouterr().err
-    assert f'{path}:7: unknown callout type "warn"; use note, warning or tip' in err
+    assert f'{path}:8: unknown callout type "warn"; use note, warning or tip' in err
     assert "1 content problem(s); fix them and run this again." in err
 
 
@@ -69,7 +144,8 @@ def test_the_real_content_is_valid() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "Content OK: 6 lessons" in result.stdout
+    lessons = len(list((BASE_DIR / "content" / "lessons").glob("*.md")))
+    assert f"Content OK: {lessons} lessons" in result.stdout
 
 
 def test_startup_refuses_invalid_content(
@@ -81,7 +157,7 @@ def test_startup_refuses_invalid_content(
     assert exited.value.code == 1
     err = capsys.readouterr().err
     assert "Refusing to start: the course content has problems." in err
-    assert f'{path}:7: unknown embed "nope"; use one of ' in err
+    assert f'{path}:8: unknown embed "nope"; use one of ' in err
 
 
 def test_startup_on_valid_content_builds_the_search_index(

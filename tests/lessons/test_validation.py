@@ -21,8 +21,8 @@ def test_valid_content_has_no_errors(write_lesson: WriteLesson) -> None:
 
 
 def test_error_string_names_path_relative_to_project() -> None:
+    from learnsite.content.errors import ContentError
     from learnsite.env import BASE_DIR
-    from lessons.errors import ContentError
 
     error = ContentError(
         BASE_DIR / "content/lessons/03-threads.md",
@@ -37,13 +37,13 @@ def test_error_string_names_path_relative_to_project() -> None:
 
 def test_unknown_callout(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body='Text.\n\n!!! warn "Careful"\n    Body.\n')
-    assert messages() == ['01-a.md:9: unknown callout type "warn"; use note, warning or tip']
+    assert messages() == ['01-a.md:10: unknown callout type "warn"; use note, warning or tip']
 
 
 def test_callout_without_indented_body(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="!!! tip\nNot indented.\n")
     assert messages() == [
-        "01-a.md:7: callout has no body; indent its text by 4 spaces on the "
+        "01-a.md:8: callout has no body; indent its text by 4 spaces on the "
         "lines under the !!! line"
     ]
 
@@ -56,12 +56,13 @@ def test_callout_inside_code_is_not_checked(write_lesson: WriteLesson) -> None:
 def test_unknown_front_matter_key(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", extra="author: me\n")
     assert messages() == [
-        '01-a.md:6: unknown front-matter key "author"; the keys are title, slug, order and summary'
+        '01-a.md:7: unknown front-matter key "author"; the keys are title, slug, order, summary '
+        "and part"
     ]
 
 
 def test_missing_front_matter_key(write_lesson: WriteLesson) -> None:
-    write_lesson("01-a.md", raw="---\ntitle: T\nslug: t\norder: 1\n---\nBody\n")
+    write_lesson("01-a.md", raw="---\ntitle: T\nslug: t\norder: 1\npart: Pub/sub\n---\nBody\n")
     assert messages() == [
         '01-a.md:1: front matter is missing "summary"; add a line like '
         "summary: One or two sentences shown on the course home."
@@ -72,7 +73,7 @@ def test_no_front_matter(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", raw="# Title\n\nBody\n")
     assert messages() == [
         "01-a.md:1: a lesson must start with front matter: a line ---, then "
-        "title, slug, order and summary, then a line ---"
+        "title, slug, order, summary and part, then a line ---"
     ]
 
 
@@ -95,13 +96,13 @@ def test_broken_yaml(write_lesson: WriteLesson) -> None:
 def test_front_matter_that_is_not_a_mapping(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", raw="---\n- just\n- a list\n---\nBody\n")
     assert messages() == [
-        "01-a.md:2: front matter must be key: value lines (title, slug, order and summary)"
+        "01-a.md:2: front matter must be key: value lines (title, slug, order, summary and part)"
     ]
 
 
 def test_duplicate_front_matter_key(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", extra="title: Again\n")
-    assert messages() == ['01-a.md:6: duplicate front-matter key "title"; keep only one']
+    assert messages() == ['01-a.md:7: duplicate front-matter key "title"; keep only one']
 
 
 @pytest.mark.parametrize(
@@ -122,6 +123,27 @@ def test_bad_order(write_lesson: WriteLesson, order: str) -> None:
     assert message.startswith(
         '01-a.md:4: "order" must be a whole number from 1 up, e.g. order: 3 (found '
     )
+
+
+def test_unknown_part(write_lesson: WriteLesson) -> None:
+    write_lesson("01-a.md", part="Pubsub")
+    assert messages() == [
+        '01-a.md:6: unknown part "Pubsub"; write part: followed by one of "Pub/sub", '
+        '"Queues and streams" or "In production"'
+    ]
+    assert get_course().lessons == ()
+
+
+def test_part_must_be_text(write_lesson: WriteLesson) -> None:
+    write_lesson("01-a.md", part="[Pub/sub]")
+    assert messages() == ['01-a.md:6: "part" must be non-empty text; write part: Pub/sub']
+
+
+def test_missing_part(write_lesson: WriteLesson) -> None:
+    write_lesson("01-a.md", raw=lesson_text().replace("part: Pub/sub\n", ""))
+    assert messages() == [
+        '01-a.md:1: front matter is missing "part"; add a line like part: Pub/sub'
+    ]
 
 
 def test_empty_title(write_lesson: WriteLesson) -> None:
@@ -149,43 +171,44 @@ def test_unknown_embed(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="Text.\n\n::: embed chatt\n")
     (message,) = messages()
     assert message == (
-        '01-a.md:9: unknown embed "chatt"; use one of chat, playground, '
-        "blocking-demo, live-feed, console, streams-vs-pubsub, predict"
+        '01-a.md:10: unknown embed "chatt"; use one of chat, playground, '
+        "blocking-demo, queue-workers, group-janitor, live-feed, console, streams-vs-pubsub, "
+        "predict"
     )
 
 
 def test_embed_missing_its_argument(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="::: embed predict\n")
     assert messages() == [
-        '01-a.md:7: embed "predict" needs an argument; write ::: embed predict <id>'
+        '01-a.md:8: embed "predict" needs an argument; write ::: embed predict <id>'
     ]
 
 
 def test_unreadable_embed_line(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="::: embedd chat\n")
     assert messages() == [
-        "01-a.md:7: cannot read this embed line; write ::: embed <name> or "
+        "01-a.md:8: cannot read this embed line; write ::: embed <name> or "
         "::: embed <name> <arg> on a line of its own"
     ]
 
 
 def test_link_to_missing_lesson(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="Intro.\n\nSee [next](/lessons/nowhere/).\n")
-    assert messages() == ['01-a.md:9: link to a missing lesson "nowhere"; known slugs: a-lesson']
+    assert messages() == ['01-a.md:10: link to a missing lesson "nowhere"; known slugs: a-lesson']
 
 
 def test_link_to_missing_heading(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="## Real part\n\n[x](/lessons/b/#nope)\n")
     write_lesson("02-b.md", slug="b", order=2, body="## Only this\n")
     assert messages() == [
-        '01-a.md:9: link to a missing heading "#nope" in lesson "b"; its headings are: only-this'
+        '01-a.md:10: link to a missing heading "#nope" in lesson "b"; its headings are: only-this'
     ]
 
 
 def test_link_to_missing_heading_in_same_lesson(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="## Real part\n\n[x](#real) and [y][ref]\n\n[ref]: #real-part\n")
     assert messages() == [
-        '01-a.md:9: link to a missing heading "#real" in lesson "a-lesson"; '
+        '01-a.md:10: link to a missing heading "#real" in lesson "a-lesson"; '
         "its headings are: real-part"
     ]
 
@@ -198,20 +221,20 @@ def test_link_inside_code_span_is_ignored(write_lesson: WriteLesson) -> None:
 def test_runnable_block_without_output(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="Text.\n\n```python runnable\nprint(1)\n```\n\nMore text.\n")
     assert messages() == [
-        "01-a.md:9: runnable block has no output block after it; add a blank "
+        "01-a.md:10: runnable block has no output block after it; add a blank "
         "line and a ```output block with exactly what the code prints"
     ]
 
 
 def test_unclosed_code_block(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="Text.\n\n```python\nprint(1)\n")
-    assert messages() == ["01-a.md:9: code block is never closed; add a line ``` to end it"]
+    assert messages() == ["01-a.md:10: code block is never closed; add a line ``` to end it"]
 
 
 def test_level_one_heading(write_lesson: WriteLesson) -> None:
     write_lesson("01-a.md", body="# Big title\n")
     assert messages() == [
-        "01-a.md:7: use ## for sections (and ### below them); the lesson's "
+        "01-a.md:8: use ## for sections (and ### below them); the lesson's "
         "title comes from its front matter"
     ]
 
@@ -219,7 +242,7 @@ def test_level_one_heading(write_lesson: WriteLesson) -> None:
 def test_file_that_is_not_utf8(write_lesson: WriteLesson, content_dir: Path) -> None:
     path = content_dir / "lessons" / "01-a.md"
     path.write_bytes(lesson_text().encode() + b"\nline eight \xff\n")
-    assert messages() == ["01-a.md:9: the file is not valid UTF-8 text; save it as UTF-8"]
+    assert messages() == ["01-a.md:10: the file is not valid UTF-8 text; save it as UTF-8"]
 
 
 def test_file_that_cannot_be_read(content_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -45,12 +46,40 @@ def test_home_lists_lessons_in_order_with_summaries(client: Client, course: None
     assert "Start with lesson 1: First &lt;lesson&gt;" in html
 
 
+def test_home_groups_lessons_in_parts(client: Client, write_lesson: WriteLesson) -> None:
+    write_lesson("01-a.md", slug="one", order=1, title="One")
+    write_lesson("02-b.md", slug="two", order=2, title="Two", part="In production")
+    write_lesson("03-c.md", slug="three", order=3, title="Three", part="Queues and streams")
+    html = client.get("/").content.decode()
+    assert '<h2 id="part-1-title"><span class="part-number">Part 1:</span> Pub/sub</h2>' in html
+    assert '<h2 id="part-2-title"><span class="part-number">Part 2:</span> Queues and' in html
+    assert '<h2 id="part-3-title"><span class="part-number">Part 3:</span> In production' in html
+    assert html.index("Pub/sub</h2>") < html.index(">One</a>") < html.index("Queues and streams")
+    assert html.index("Queues and streams") < html.index(">Three</a>") < html.index("In production")
+    assert html.index("In production</h2>") < html.index(">Two</a>")
+    assert '<ol class="lesson-list" start="3">' in html  # numbering runs on across parts
+
+
 def test_reading_a_lesson_shows_as_progress_on_home(client: Client, course: None) -> None:
-    client.get("/lessons/second/")
+    page = client.get("/lessons/second/").content.decode()
+    assert "Mark as read" in page
+    assert 'data-state="read"' not in client.get("/").content.decode()  # opening is not reading
+    response = client.post("/lessons/second/read/")
+    assert response.status_code == 302 and response["Location"] == "/lessons/second/"
+    assert "You have read this lesson" in client.get("/lessons/second/").content.decode()
     html = client.get("/").content.decode()
     assert '<progress id="course-progress-bar" max="3" value="1">' in html
     assert 'data-state="read"' in html
     assert "Continue with lesson 1" in html
+
+
+def test_marking_read_with_htmx_swaps_the_mark(client: Client, course: None) -> None:
+    response = client.post("/lessons/first/read/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert response.content.decode().lstrip().startswith('<div class="read-mark" id="read-mark">')
+    assert client.post("/lessons/first/read/").status_code == 302  # twice is once
+    assert client.post("/lessons/nope/read/").status_code == 404
+    assert client.get("/lessons/first/read/").status_code == 405
 
 
 def test_lesson_page_has_title_toc_body_quiz_and_pager(client: Client, course: None) -> None:
@@ -92,9 +121,10 @@ def test_embed_is_rendered_with_its_argument(
 def test_broken_embed_does_not_break_the_lesson(
     client: Client, course: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lessons import embeds
+    from learnsite.content import embeds
 
-    monkeypatch.setitem(embeds.EMBEDS, "predict", "no/such/template.html")
+    broken = dataclasses.replace(embeds._embeds["predict"], template="no/such/template.html")
+    monkeypatch.setitem(embeds._embeds, "predict", broken)
     response = client.get("/lessons/first/")
     assert response.status_code == 200
     assert "This live demo (predict) could not be shown just now." in response.content.decode()
@@ -131,6 +161,28 @@ def test_search_finds_and_highlights(client: Client, course: None) -> None:
     assert '<a href="/lessons/second/#listen">Listen</a>' in html
     assert "<mark>listen</mark>() blocks." in html
     assert 'value="listen"' in html
+
+
+def test_search_forgives_a_typo_and_says_so(client: Client, course: None) -> None:
+    html = client.get("/search/", {"q": "lisen"}).content.decode()
+    assert "Nothing in the course has “lisen”, so this shows <em>listen</em>" in html
+    assert "<mark>listen</mark>() blocks." in html
+
+
+def test_search_as_you_type_answers_htmx_with_the_results_alone(
+    client: Client, course: None
+) -> None:
+    response = client.get("/search/", {"q": "listen"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<mark>listen</mark>() blocks." in html
+    assert "<h1" not in html and "<html" not in html  # the form and the page stay as they are
+    assert 'id="search-status"' in html and 'hx-swap-oob="true"' in html  # told to readers
+    empty = client.get("/search/", {"q": ""}, headers={"HX-Request": "true"})
+    assert "Type one or more words" in empty.content.decode()
+    assert "<h1" not in empty.content.decode()
+    huge = client.get("/search/", {"q": "x" * 300}, headers={"HX-Request": "true"})
+    assert huge.status_code == 400 and "<h1" not in huge.content.decode()
 
 
 def test_search_without_query_explains(client: Client, course: None) -> None:

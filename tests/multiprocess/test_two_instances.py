@@ -82,6 +82,7 @@ def test_two_instances_share_streams_sessions_progress_and_chat(
 
             # Live feed: a viewer on each instance; one update reaches both, and each
             # instance counts the viewers of the other.
+            r.sadd("live:feeds", "two")  # streams are served only for feeds that exist
             live_a = await ann_a.stream("/live/two/stream")
             live_b = await bob_b.stream("/live/two/stream")
             for stream in (live_a, live_b):

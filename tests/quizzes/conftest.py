@@ -57,7 +57,7 @@ LESSONS = {
 }
 
 
-def quiz_file(*qids: str, lesson: str = "intro", title: str = "Intro practice") -> str:
+def quiz_file(*qids: str, lesson: str = "intro", title: str = "Intro") -> str:
     body = "\n".join(QUESTION.format(qid=q) for q in qids)
     return f"---\nlesson: {lesson}\ntitle: {title}\n---\n\n{body}"
 

@@ -14,7 +14,12 @@ LESSONS = [
     "listening-without-freezing",
     "from-redis-to-the-browser",
     "delivery-guarantees",
+    "work-queues-on-lists",
+    "streams-in-depth",
+    "celery-and-rq",
+    "channels-layers",
     "running-in-production",
+    "redis-py-settings",
 ]
 
 
@@ -54,7 +59,9 @@ def test_seed_questions_are_present_with_their_answers(
     bank: QuizBank, question_id: str, right_answer: str
 ) -> None:
     question = bank.questions[question_id]
-    assert right_answer in question.correct_option.text_html.replace("&#x27;", "'")
+    # Long inline code carries <wbr /> break points (lessons.rendering.InlineCodeBreaks).
+    shown = question.correct_option.text_html.replace("<wbr />", "")
+    assert right_answer in shown.replace("&#x27;", "'")
 
 
 @pytest.mark.parametrize(
@@ -104,4 +111,6 @@ def test_course_home_shows_practised_state(client: Client, bank: QuizBank) -> No
         },
     )
     home = client.get("/").content.decode()
-    assert "Quiz: 1 of 4 right" in home
+    # One answer of four is a round in progress, not a score of "1 of 4 right".
+    assert "Quiz in progress, 1 of 4 answered" in home
+    assert "Quiz: 1 of 4 right" not in home

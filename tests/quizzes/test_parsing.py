@@ -14,7 +14,7 @@ def test_parses_question_into_frozen_dataclasses(quiz_dir: Path) -> None:
     assert problems == []
     assert practice is not None
     assert practice.lesson_slug == "intro"
-    assert practice.title == "Intro practice"
+    assert practice.title == "Intro"
     first = practice.questions[0]
     assert first.id == "q-one"
     assert first.line == 6
@@ -114,9 +114,9 @@ FOUR = quiz_file("q-one", "q-two", "q-three", "q-four")
             "lesson 'nowhere' does not exist; write one of: intro",
         ),
         (
-            FOUR.replace("title: Intro practice\n", "title: x\ncolour: red\n"),
-            2,
-            "unknown front matter key 'colour'",
+            FOUR.replace("title: Intro\n", "title: Intro\ncolour: red\n"),
+            4,
+            'unknown front-matter key "colour"; the keys are lesson and title',
         ),
         (
             FOUR.replace("## Question q-two", "## Question q-one"),
@@ -128,7 +128,7 @@ FOUR = quiz_file("q-one", "q-two", "q-three", "q-four")
             31,
             "a '##' heading must be '## Question <id>'",
         ),
-        ("no front matter\n", 1, "start the file with front matter"),
+        ("no front matter\n", 1, "a practice set must start with front matter"),
         (
             quiz_file("q-one", "q-two", "q-three"),
             1,

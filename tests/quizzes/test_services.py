@@ -8,9 +8,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 
 from learnsite.learners import SESSION_KEY
-from quizzes import selectors, services
+from progress import services as progress_services
+from progress.models import Answer, Learner, LessonRead, PredictionAnswer, QuizAttempt
+from quizzes import services
 from quizzes.loader import QuizBank
-from quizzes.models import Answer, Learner, LessonRead, PredictionAnswer, QuizAttempt
 from quizzes.shuffle import label_of
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ def _answer(bank: QuizBank, attempt: QuizAttempt, qid: str, option: str, **kw: A
 
 
 def test_score_counts_right_answers_and_finishes_the_attempt(small_bank: QuizBank) -> None:
-    attempt = services.attempt_current(learner=_learner(), lesson_slug="intro", total=4)
+    attempt = services.attempt_start(learner=_learner(), lesson_slug="intro", total=4)
     _answer(small_bank, attempt, "q-one", "o1")
     _answer(small_bank, attempt, "q-two", "o2")
     _answer(small_bank, attempt, "q-three", "o1")
@@ -46,7 +47,7 @@ def test_score_counts_right_answers_and_finishes_the_attempt(small_bank: QuizBan
 
 
 def test_answer_records_label_shown_and_mistake(small_bank: QuizBank) -> None:
-    attempt = services.attempt_current(learner=_learner(), lesson_slug="intro", total=4)
+    attempt = services.attempt_start(learner=_learner(), lesson_slug="intro", total=4)
     outcome = _answer(small_bank, attempt, "q-one", "o3")
     answer = outcome.answer
     assert answer.correct is False
@@ -57,7 +58,7 @@ def test_answer_records_label_shown_and_mistake(small_bank: QuizBank) -> None:
 
 
 def test_double_submit_records_once(small_bank: QuizBank) -> None:
-    attempt = services.attempt_current(learner=_learner(), lesson_slug="intro", total=4)
+    attempt = services.attempt_start(learner=_learner(), lesson_slug="intro", total=4)
     first = _answer(small_bank, attempt, "q-one", "o2")
     again = _answer(small_bank, attempt, "q-one", "o1")  # a changed mind, same round
     assert first.already_recorded is False
@@ -85,7 +86,7 @@ def test_tampered_forms_are_rejected_and_record_nothing(
     small_bank: QuizBank, field: str, value: str, error: type[Exception], status: int
 ) -> None:
     learner = _learner()
-    attempt = services.attempt_current(learner=learner, lesson_slug="intro", total=4)
+    attempt = services.attempt_start(learner=learner, lesson_slug="intro", total=4)
     fields = {
         "attempt_id": str(attempt.pk),
         "question_id": "q-one",
@@ -108,7 +109,7 @@ def test_tampered_forms_are_rejected_and_record_nothing(
 
 
 def test_someone_elses_attempt_is_rejected(small_bank: QuizBank) -> None:
-    theirs = services.attempt_current(learner=_learner("b" * 16), lesson_slug="intro", total=4)
+    theirs = services.attempt_start(learner=_learner("b" * 16), lesson_slug="intro", total=4)
     me = _learner()
     with pytest.raises(services.UnknownAttempt):
         services.answer_record(
@@ -121,49 +122,48 @@ def test_someone_elses_attempt_is_rejected(small_bank: QuizBank) -> None:
         )
 
 
+def _finish(bank: QuizBank, attempt: QuizAttempt, *options: str) -> None:
+    for qid, option in zip(("q-one", "q-two", "q-three", "q-four"), options, strict=True):
+        _answer(bank, attempt, qid, option)
+
+
 def test_answer_in_a_replaced_attempt_is_stale(small_bank: QuizBank) -> None:
     learner = _learner()
-    old = services.attempt_current(learner=learner, lesson_slug="intro", total=4)
-    _answer(small_bank, old, "q-one", "o1")
+    old = services.attempt_start(learner=learner, lesson_slug="intro", total=4)
+    _finish(small_bank, old, "o1", "o1", "o1", "o1")
     new = services.attempt_start(learner=learner, lesson_slug="intro", total=4)
     assert new.pk != old.pk
+    _answer(small_bank, new, "q-one", "o1")
+    stale = QuizAttempt.objects.create(learner=learner, lesson_slug="intro", seed=1, total=4)
+    stale.started_at = old.started_at  # an older round than `new`, still unfinished
+    stale.save(update_fields=["started_at"])
     with pytest.raises(services.StaleAttempt):
-        _answer(small_bank, old, "q-two", "o1")
-    assert Answer.objects.count() == 1
+        _answer(small_bank, stale, "q-two", "o1")
+    assert Answer.objects.count() == 5
 
 
-def test_try_again_keeps_history_and_reuses_an_untouched_attempt(small_bank: QuizBank) -> None:
+def test_try_again_keeps_history_reuses_an_untouched_round_and_refuses_a_partial_one(
+    small_bank: QuizBank,
+) -> None:
     learner = _learner()
-    first = services.attempt_current(learner=learner, lesson_slug="intro", total=4)
+    first = services.attempt_start(learner=learner, lesson_slug="intro", total=4)
     assert services.attempt_start(learner=learner, lesson_slug="intro", total=4).pk == first.pk
     _answer(small_bank, first, "q-one", "o2")
+    with pytest.raises(services.RoundNotFinished):
+        services.attempt_start(learner=learner, lesson_slug="intro", total=4)
+    assert QuizAttempt.objects.filter(learner=learner).count() == 1
+    for qid in ("q-two", "q-three", "q-four"):
+        _answer(small_bank, first, qid, "o1")
     second = services.attempt_start(learner=learner, lesson_slug="intro", total=4)
     _answer(small_bank, second, "q-one", "o1")
     assert QuizAttempt.objects.filter(learner=learner).count() == 2
-    assert list(Answer.objects.order_by("pk").values_list("correct", "first_try")) == [
-        (False, True),
-        (True, False),
-    ]
-
-
-def test_review_spacing_right_twice_in_a_row_leaves(small_bank: QuizBank) -> None:
-    learner = _learner()
-    attempt = services.attempt_current(learner=learner, lesson_slug="intro", total=4)
-    _answer(small_bank, attempt, "q-one", "o2")
-    _answer(small_bank, attempt, "q-two", "o1")
-    state = selectors.review_state(learner=learner, bank=small_bank)
-    assert state.question_ids == ("q-one",)
-    assert state.mistakes == (("wrong-method", 1),)
-    for expected in [("q-one",), ()]:
-        round_ = services.review_round_start(learner=learner, total=1)
-        _answer(small_bank, round_, "q-one", "o1")
-        assert selectors.review_state(learner=learner, bank=small_bank).question_ids == expected
-    # Wrong again: back in the review.
-    round_ = services.review_round_start(learner=learner, total=0)
-    _answer(small_bank, round_, "q-one", "o3")
-    state = selectors.review_state(learner=learner, bank=small_bank)
-    assert state.question_ids == ("q-one",)
-    assert dict(state.mistakes) == {"wrong-method": 1, "thinks-stored": 1}
+    first.refresh_from_db()
+    assert (first.score, first.total) == (3, 4)
+    assert list(
+        Answer.objects.filter(question_id="q-one")
+        .order_by("pk")
+        .values_list("correct", "first_try")
+    ) == [(False, True), (True, False)]
 
 
 def _request_with_session(key: str) -> Any:
@@ -177,7 +177,7 @@ def test_merge_moves_anonymous_progress_into_existing_account(small_bank: QuizBa
     user = User.objects.create_user("ada", password="x")
     account = Learner.objects.create(key="c" * 16, user=user)
     LessonRead.objects.create(learner=account, lesson_slug="intro")
-    old = services.attempt_current(learner=account, lesson_slug="intro", total=4)
+    old = services.attempt_start(learner=account, lesson_slug="intro", total=4)
     _answer(small_bank, old, "q-one", "o1")
 
     anonymous = _learner("d" * 16)
@@ -186,11 +186,11 @@ def test_merge_moves_anonymous_progress_into_existing_account(small_bank: QuizBa
     PredictionAnswer.objects.create(
         learner=anonymous, prediction_id="p", lesson_slug="intro", answer="2", correct=True
     )
-    anon_attempt = services.attempt_current(learner=anonymous, lesson_slug="intro", total=4)
+    anon_attempt = services.attempt_start(learner=anonymous, lesson_slug="intro", total=4)
     _answer(small_bank, anon_attempt, "q-one", "o2")
     _answer(small_bank, anon_attempt, "q-two", "o1")
 
-    merged = services.learner_merge(request=_request_with_session("d" * 16), user=user)
+    merged = progress_services.learner_merge(request=_request_with_session("d" * 16), user=user)
 
     assert merged == account
     assert sorted(account.reads.values_list("lesson_slug", flat=True)) == ["intro", "other"]
@@ -209,7 +209,7 @@ def test_merge_moves_anonymous_progress_into_existing_account(small_bank: QuizBa
 def test_merge_links_anonymous_learner_when_account_has_none() -> None:
     user = User.objects.create_user("bob", password="x")
     anonymous = _learner("e" * 16)
-    merged = services.learner_merge(request=_request_with_session("e" * 16), user=user)
+    merged = progress_services.learner_merge(request=_request_with_session("e" * 16), user=user)
     assert merged == anonymous
     anonymous.refresh_from_db()
     assert anonymous.user == user
@@ -221,6 +221,6 @@ def test_merge_twice_does_not_duplicate(small_bank: QuizBank) -> None:
     anonymous = _learner("9" * 16)
     LessonRead.objects.create(learner=anonymous, lesson_slug="intro")
     request = _request_with_session("9" * 16)
-    services.learner_merge(request=request, user=user)
-    services.learner_merge(request=request, user=user)
+    progress_services.learner_merge(request=request, user=user)
+    progress_services.learner_merge(request=request, user=user)
     assert LessonRead.objects.filter(learner__user=user).count() == 1

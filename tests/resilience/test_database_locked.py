@@ -61,17 +61,24 @@ def locked(database: Database) -> Iterator[None]:
 
 
 def stored(database: Database, attempt: str, question: str) -> int:
-    sql = "SELECT count(*) FROM quizzes_answer WHERE attempt_id = {0} AND question_id = {0}"
+    """Answers to ``question`` in ``attempt``; for a round its first answer creates
+    (``new-practice``), in any attempt: the server's database is this test's alone."""
+    if attempt.isdigit():
+        sql = "SELECT count(*) FROM quizzes_answer WHERE attempt_id = {0} AND question_id = {0}"
+        params: tuple[object, ...] = (int(attempt), question)
+    else:
+        sql = "SELECT count(*) FROM quizzes_answer WHERE question_id = {0}"
+        params = (question,)
     if database.url.startswith("sqlite"):
         conn = sqlite3.connect(database.url.removeprefix("sqlite:///"))
         try:
-            return int(conn.execute(sql.format("?"), (int(attempt), question)).fetchone()[0])
+            return int(conn.execute(sql.format("?"), params).fetchone()[0])
         finally:
             conn.close()
     import psycopg
 
     with psycopg.connect(database.url) as pg:
-        row: Any = pg.execute(sql.format("%s"), (int(attempt), question)).fetchone()
+        row: Any = pg.execute(sql.format("%s"), params).fetchone()
         return int(row[0])
 
 

@@ -5,6 +5,8 @@ counter per learner and window, with an expiry)."""
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 
 import pytest
 import redis
@@ -46,13 +48,28 @@ def test_publish_flood_is_limited_and_others_are_unaffected(
             # As fast as the server takes them, 25 at a time: wider bursts exhaust
             # PostgreSQL's connections first (finding F2), which is not what this tests.
             statuses: list[int] = []
+            began = time.monotonic()
             for start in range(0, FLOOD, BURST):
                 statuses += await asyncio.gather(*(one(i) for i in range(start, start + BURST)))
-            # At most two windows' worth got through (the flood may straddle a boundary).
-            accepted = statuses.count(200)
-            assert 0 < accepted <= 2 * limits.PUBLISH_RATE, statuses
+            took = time.monotonic() - began
+            # At most one window's worth per window the flood touched (on a loaded machine
+            # the flood itself may take several windows).
+            # Odd requests publish, even ones send a chat line: each has its own budget.
+            windows = math.ceil(took / min(limits.PUBLISH_WINDOW, limits.CHAT_WINDOW)) + 1
+            published = statuses[1::2].count(200)
+            chatted = statuses[0::2].count(200)
+            assert 0 < published <= windows * limits.PUBLISH_RATE, (took, statuses[1::2])
+            assert 0 < chatted <= windows * limits.CHAT_RATE, (took, statuses[0::2])
+            accepted = published + chatted
             assert statuses.count(429) == FLOOD - accepted, sorted(set(statuses))
-            refused = await flooder.post("/sandbox/publish/", {"channel": "spam", "message": "1"})
+            # Right after it the flooder is refused again: at once if the window it filled is
+            # still running, else once it has spent the new window's few.
+            for _ in range(limits.PUBLISH_RATE + 1):
+                refused = await flooder.post(
+                    "/sandbox/publish/", {"channel": "spam", "message": "1"}
+                )
+                if refused.status_code == 429:
+                    break
             assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
             assert "Slow down" in refused.text
 
@@ -63,13 +80,25 @@ def test_publish_flood_is_limited_and_others_are_unaffected(
             assert said.status_code == 200
             await room.next("line", where=lambda e: "still fine" in e.data)
 
-            counters = list(r.scan_iter(match=f"sandbox:rate:{key}:*"))
-            assert 1 <= len(counters) <= 2
-            assert all(0 < r.ttl(c) <= 2 * limits.PUBLISH_WINDOW for c in counters)
+            # The flooder's windows (publishes and chat lines, per learner; admission keys).
+            counters = [
+                c
+                for name in ("publish", "chat-line")
+                for c in r.scan_iter(match=f"*:rate:{name}:learner:{key}*")
+            ]
+            assert 1 <= len(counters) <= 4, counters
+            # Every counter expires (-1 would be one kept for ever); one may have expired
+            # already (-2) when the flood spanned several windows.
+            ttls = [r.ttl(c) for c in counters]
+            assert all(t == -2 or 0 < t <= 2 * limits.PUBLISH_WINDOW for t in ttls), ttls
             # What the flood leaves in Redis is a constant handful of keys, not one per
-            # message. used_memory also counts the burst's client connections (about 20 of
-            # them, some hundreds of KB), so it only gets a loose bound.
-            assert int(r.dbsize()) - keys_before <= 5
+            # message (FLOOD of them): admission counts each rate per learner, per address
+            # and site-wide, and the open stream's claim the same three ways, about a dozen keys
+            # however long the flood. used_memory also counts the burst's client connections
+            # (about 20 of them, some hundreds of KB), so it only gets a loose bound. Chat
+            # seats and the room's own notice rate add a few keys of their own (13 seen
+            # when the flood spanned three windows on a loaded machine).
+            assert int(r.dbsize()) - keys_before <= 20
             grown = int(r.info("memory")["used_memory"]) - memory_before
             assert grown < 4 * 1024 * 1024, f"Redis memory grew by {grown} bytes during the flood"
         finally:

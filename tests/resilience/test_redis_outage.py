@@ -72,6 +72,7 @@ async def _keep_learning(site: Browser, until: float, statuses: list[tuple[str, 
 
 async def _outage(redis_server: PrivateRedis, server: AsgiServer, down_for: float) -> None:
     r = redis.Redis.from_url(redis_server.url, socket_timeout=5)
+    r.sadd("live:feeds", FEED)  # streams are served only for feeds that exist
     ann = Browser(server.base_url)
     reader = Browser(server.base_url)
     try:
@@ -186,6 +187,7 @@ def test_viewers_arriving_after_recovery_start_from_the_current_state(
         try:
             # Several feeds at once, so the server's shared async pool holds a few connections.
             feeds = [f"{FEED}-{i}" for i in range(3)]
+            r.sadd("live:feeds", *feeds)  # streams are served only for feeds that exist
             for stream in await asyncio.gather(*(ann.stream(f"/live/{f}/stream") for f in feeds)):
                 await stream.next("viewers")
             await asyncio.to_thread(private_redis.stop)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 import redis
 
+from learnsite.fanout.frames import KEEPALIVE, REDIS_DOWN, REDIS_UP, Message, Resync, Viewers
 from sandbox import chat_hub
 from tests.sandbox.sse import Learner
 from tests.support.servers import AsgiServer
@@ -44,16 +45,14 @@ def test_a_line_is_rendered_once_as_escaped_html() -> None:
 
 def test_hub_frames_become_the_chat_page_events() -> None:
     down = "Redis is not answering."
-    line = chat_hub._translate(b"data: <li>hi</li>\n\n", down)
-    assert line == "event: line\ndata: <li>hi</li>\n\n"
-    assert "event: status" in chat_hub._translate(
-        b'event: status\ndata: {"redis":"down"}\n\n', down
-    )
-    assert down in chat_hub._translate(b'event: status\ndata: {"redis":"down"}\n\n', down)
-    assert chat_hub._translate(b'event: status\ndata: {"redis":"up"}\n\n', down) == ""
-    assert "lost" in chat_hub._translate(b"event: resync\ndata: {}\n\n", down)
-    assert chat_hub._translate(b": keep-alive\n\n", down) == ": keep-alive\n\n"
-    assert chat_hub._translate(b'event: viewers\ndata: {"viewers":2}\n\n', down) == ""
+    line = chat_hub._translate(Message(b"<li>hi</li>"), down)
+    assert line == b"event: line\ndata: <li>hi</li>\n\n"
+    assert b"event: status" in chat_hub._translate(REDIS_DOWN, down)
+    assert down.encode() in chat_hub._translate(REDIS_DOWN, down)
+    assert chat_hub._translate(REDIS_UP, down) == b""
+    assert b"lost" in chat_hub._translate(Resync(b"{}"), down)
+    assert chat_hub._translate(KEEPALIVE, down) == b": keep-alive\n\n"
+    assert chat_hub._translate(Viewers(2), down) == b""
 
 
 @pytest.mark.redis

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +17,11 @@ from sandbox.limits import LimitError
 
 pytestmark = pytest.mark.redis
 
-ME = "0123456789abcdef"
+# A learner's demo channel (`sandbox:<key>:demo`) and stop key are not under the test's `ns`
+# prefix, so every test process picks learner keys of its own: a parallel worker (or another
+# suite on the same Redis) publishing its wake-up to a shared key would land in this run.
+_BASE = secrets.token_hex(4)
+ME = secrets.token_hex(8)
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -115,29 +120,30 @@ def test_a_listen_that_misses_the_wake_up_is_cut_loose(redis_url: str, ns: str) 
     assert wait_until(lambda: run.client_name not in demo_clients(redis_url))
 
 
-def test_one_run_per_learner_and_a_global_cap(redis_url: str, ns: str) -> None:
-    registry = runs.Registry(max_runs=1, key_prefix=ns)
-    run = registry.start(learner=ME, mode="thread")
+def test_one_pair_of_runs_per_learner_and_a_global_cap(redis_url: str, ns: str) -> None:
+    registry = runs.Registry(max_runs=2, key_prefix=ns)
+    pair = [registry.start(learner=ME, mode=mode) for mode in ("main", "thread")]
     try:
-        with pytest.raises(LimitError, match="one run per learner"):
+        with pytest.raises(LimitError, match="one pair of runs per learner"):
             registry.start(learner=ME, mode="main")
         with pytest.raises(
-            LimitError, match=r"busy: 1 runs are going on this site .* Try again in \d+ s"
+            LimitError, match=r"busy: 2 runs are going on this site .* Try again in \d+ s"
         ) as info:
             registry.start(learner="fedcba9876543210", mode="main")
-        assert info.value.retry_after is not None and 0 < info.value.retry_after <= 31
+        assert info.value.retry_after is not None and 0 < info.value.retry_after <= _LEASE
     finally:
-        run.finish()
-        registry.release(run)
+        for run in pair:
+            run.finish()
+            registry.release(run)
 
 
 def _collect(run: runs.Run, timeout: float) -> list[tuple[str, str]]:
-    from sandbox.views.demo import _run_events
+    from sandbox.streams import demo_events
 
     async def scenario() -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        async for chunk in _run_events(run):
-            lines = chunk.strip().splitlines()
+        async for chunk in demo_events(run):
+            lines = chunk.decode().strip().splitlines()
             if lines and lines[0].startswith("event: "):
                 out.append((lines[0][7:], "\n".join(line[6:] for line in lines[1:])))
         return out
@@ -171,7 +177,7 @@ def test_a_run_stops_early_when_asked(
     monkeypatch.setattr(runs, "REGISTRY", registry)
     run = registry.start(learner=ME, mode="main")
     stopper = redis.Redis.from_url(redis_url)
-    timer = threading.Timer(1.0, lambda: stopper.set(runs.stop_key(ME), "1", ex=10))
+    timer = threading.Timer(1.0, lambda: stopper.set(runs.stop_key(ME), time.time(), ex=10))
     timer.start()
     try:
         events = _collect(run, timeout=15)
@@ -185,17 +191,22 @@ def test_a_run_stops_early_when_asked(
     assert not run.thread.is_alive()
 
 
+_LEASE = int(runs.MAX_SECONDS + runs.LEASE_GRACE)  # the longest a refusal asks to wait
+
+
 def _other_learner(n: int) -> str:
-    return f"{n:016x}"
+    return f"{_BASE}{n:08x}"
 
 
-def test_two_processes_share_the_one_run_per_learner_limit(redis_url: str, ns: str) -> None:
-    here, there = runs.Registry(key_prefix=ns), runs.Registry(key_prefix=ns)  # two processes
+def test_two_processes_share_the_per_learner_limit(redis_url: str, ns: str) -> None:
+    # two processes; a limit of one run keeps the test short
+    here = runs.Registry(key_prefix=ns, per_learner=1)
+    there = runs.Registry(key_prefix=ns, per_learner=1)
     run = here.start(learner=ME, mode="thread")
     try:
-        with pytest.raises(LimitError, match="one run per learner"):
+        with pytest.raises(LimitError, match="one pair of runs per learner"):
             there.check(ME)
-        with pytest.raises(LimitError, match="one run per learner"):
+        with pytest.raises(LimitError, match="one pair of runs per learner"):
             there.start(learner=ME, mode="main")
         assert there.active() == 0  # the refused run left nothing behind
     finally:
@@ -216,7 +227,7 @@ def test_two_processes_share_the_global_cap(redis_url: str, ns: str) -> None:
         assert here.active_everywhere() == 2
         with pytest.raises(LimitError, match=r"busy: 2 runs .* Try again in \d+ s") as info:
             here.start(learner=_other_learner(3), mode="main")
-        assert info.value.retry_after is not None and 0 < info.value.retry_after <= 31
+        assert info.value.retry_after is not None and 0 < info.value.retry_after <= _LEASE
         with pytest.raises(LimitError, match="busy"):
             there.check(_other_learner(3))
     finally:
@@ -252,15 +263,75 @@ def test_a_claim_left_by_a_dead_process_lapses(redis_url: str, ns: str) -> None:
 
 
 def test_release_does_not_free_another_runs_claim(redis_url: str, ns: str) -> None:
-    registry = runs.Registry(key_prefix=ns)
+    registry = runs.Registry(key_prefix=ns, per_learner=1)
     run = registry.start(learner=ME, mode="thread")
     run.finish()
     registry.release(run)
     newer = registry.start(learner=ME, mode="thread")
     try:
         registry.release(run)  # a late second release of the old run
-        with pytest.raises(LimitError, match="one run per learner"):
-            runs.Registry(key_prefix=ns).check(ME)
+        with pytest.raises(LimitError, match="one pair of runs per learner"):
+            runs.Registry(key_prefix=ns, per_learner=1).check(ME)
     finally:
         newer.finish()
         registry.release(newer)
+
+
+def test_a_class_of_30_runs_both_modes_at_once_on_one_process(
+    redis_url: str, ns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """30 learners behind one address, each running both modes side by side, on one
+    process; the 31st is refused by the per-address limit, with a message that says so;
+    one learner's Stop ends both their runs and frees their places."""
+    from learnsite import broker
+    from sandbox.streams import demo_events
+
+    registry = runs.Registry(key_prefix=ns)
+    monkeypatch.setattr(runs, "REGISTRY", registry)
+    address = "203.0.113.9"
+    learners = [_other_learner(100 + n) for n in range(30)]
+    late = _other_learner(200)
+
+    async def watch(run: runs.Run, seen: dict[str, list[str]]) -> None:
+        async for chunk in demo_events(run):
+            name = chunk.decode().partition("\n")[0].removeprefix("event: ")
+            seen.setdefault(run.id, []).append(name)
+
+    async def scenario() -> None:
+        started = await asyncio.gather(
+            *(
+                registry.astart(learner=learner, mode=mode, client_addr=address)
+                for learner in learners
+                for mode in ("main", "thread")
+            )
+        )
+        assert registry.active() == 60 and registry.active_everywhere() == 60
+        seen: dict[str, list[str]] = {}
+        watchers = [asyncio.create_task(watch(run, seen)) for run in started]
+        try:
+            with pytest.raises(LimitError) as refused:
+                await registry.astart(learner=late, mode="main", client_addr=address)
+            assert str(refused.value).startswith(
+                "Your network already has 60 demo runs going (the limit per address)."
+            )
+            await asyncio.sleep(0.8)  # every run ticks meanwhile
+            assert all(seen[run.id].count("cell") >= 2 for run in started)
+
+            # The first learner presses Stop (in any tab): both their runs end.
+            await broker.async_client().set(runs.stop_key(learners[0]), time.time(), ex=60)
+            mine = [
+                t for t, run in zip(watchers, started, strict=True) if run.learner == learners[0]
+            ]
+            await asyncio.wait_for(asyncio.gather(*mine), 10)
+            assert registry.active() == 58
+            again = await registry.astart(learner=late, mode="main", client_addr=address)
+            await again.afinish()
+            await registry.arelease(again)
+        finally:
+            for task in watchers:
+                task.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert registry.active() == 0 and registry.active_everywhere() == 0
+    assert wait_until(lambda: not demo_threads())

@@ -183,16 +183,16 @@ def test_chat_reaches_a_second_server_process(site_server: AsgiServer, real_redi
             assert (
                 await who.post(f"/sandbox/chat/{room}/nick/", {"nick": nick})
             ).status_code == 200
-        async with (
-            ann.stream(f"/sandbox/chat/{room}/events/") as ann_lines,
-            bob.stream(f"/sandbox/chat/{room}/events/") as bob_lines,
-        ):
+        # Ann's join notice is read before bob connects: the two servers publish their join
+        # notices independently, and on a busy machine bob's could otherwise arrive first.
+        async with ann.stream(f"/sandbox/chat/{room}/events/") as ann_lines:
             assert "ann joined" in (await ann_lines.next("line")).data
-            await bob_lines.next("line")  # bob's own join notice
-            sent = await ann.post(f"/sandbox/chat/{room}/send/", {"text": "<b>hi</b> bob"})
-            assert sent.status_code == 200
-            line = (await bob_lines.next("line")).data
-            assert "&lt;b&gt;hi&lt;/b&gt; bob" in line and "<b>hi" not in line
+            async with bob.stream(f"/sandbox/chat/{room}/events/") as bob_lines:
+                await bob_lines.next("line")  # bob's own join notice
+                sent = await ann.post(f"/sandbox/chat/{room}/send/", {"text": "<b>hi</b> bob"})
+                assert sent.status_code == 200
+                line = (await bob_lines.next("line")).data
+                assert "&lt;b&gt;hi&lt;/b&gt; bob" in line and "<b>hi" not in line
         # Closing bob's stream tells the others he left.
         await ann.aclose()
         await bob.aclose()

@@ -47,7 +47,7 @@ def make_database() -> Database:
 
 def migrate(database: Database) -> None:
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        [sys.executable, "manage.py", "migrate", "--noinput", "--skip-checks", "-v", "0"],
         cwd=BASE_DIR,
         env=os.environ | {"DATABASE_URL": database.url},
         check=True,
@@ -66,6 +66,7 @@ class AsgiServer:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.database = database
+        self.admission_prefix = f"tsrv{uuid.uuid4().hex[:12]}"
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
             prefix="uvicorn-", suffix=".log", delete=False
         )
@@ -76,6 +77,9 @@ class AsgiServer:
                 "REDIS_URL": redis_url,
                 "DEBUG": "1",
                 "PYTHONUNBUFFERED": "1",
+                # Admission claims of this server only: suites running at the same time
+                # on one Redis all come from 127.0.0.1, and must not share its limits.
+                "ADMISSION_PREFIX": self.admission_prefix,
             }
             | (extra_env or {})
         )
@@ -93,6 +97,11 @@ class AsgiServer:
                 str(workers),
                 "--timeout-graceful-shutdown",
                 "2",
+                # uvicorn kills a worker that does not answer its health ping in time (5 s by
+                # default) and starts another: on a loaded 2-core machine a worker still
+                # starting can miss it, and tests that count workers saw one vanish.
+                "--timeout-worker-healthcheck",
+                "60",
             ],
             cwd=BASE_DIR,
             env=env,
@@ -102,7 +111,8 @@ class AsgiServer:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
+        # Generous: a loaded 2-core machine has taken over 30 s to start one (a hang guard).
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"uvicorn exited early:\n{self.output()}")
@@ -112,7 +122,7 @@ class AsgiServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"uvicorn did not answer in 30 s:\n{self.output()}")
+        raise RuntimeError(f"uvicorn did not answer in 90 s:\n{self.output()}")
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")

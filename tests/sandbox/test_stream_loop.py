@@ -1,4 +1,4 @@
-"""The SSE plumbing on fakeredis: framing, keepalives, cleanup on cancellation."""
+"""The playground's subscription loop on fakeredis: keepalives, cleanup on cancellation."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ from typing import Any
 import pytest
 from redis.asyncio.client import PubSub
 
-from sandbox import sse
-
-
-def test_every_data_line_gets_its_own_field() -> None:
-    assert sse.event("msg", "<li>a\nb</li>") == "event: msg\ndata: <li>a\ndata: b</li>\n\n"
+from learnsite import streaming
+from sandbox import streams
 
 
 def _subscriber(channel: str) -> Any:
@@ -25,27 +22,27 @@ def _subscriber(channel: str) -> Any:
 def test_idle_stream_sends_keepalive_comments(
     fake_redis: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sse, "KEEPALIVE_EVERY", 0.2)
-    monkeypatch.setattr(sse, "POLL", 0.05)
+    monkeypatch.setattr(streams, "KEEPALIVE_EVERY", 0.2)
+    monkeypatch.setattr(streams, "POLL", 0.05)
 
-    async def scenario() -> list[str]:
-        chunks: list[str] = []
-        events = sse.subscription_events(
+    async def scenario() -> list[bytes]:
+        chunks: list[bytes] = []
+        events = streams.subscription_events(
             subscribe=_subscriber("k"),
-            render=lambda m: sse.event("msg", str(m)),
+            render=lambda m: streaming.frame(str(m), event="msg"),
             down_message="down",
         )
         async for chunk in events:
             chunks.append(chunk)
-            if chunk.startswith(":"):
+            if chunk.startswith(b":"):
                 break
         await events.aclose()  # type: ignore[attr-defined]
         return chunks
 
     chunks = asyncio.run(asyncio.wait_for(scenario(), 10))
-    assert chunks[0].startswith("retry: ")
-    assert "'type': 'subscribe'" in chunks[2]
-    assert chunks[-1] == ": keepalive\n\n"
+    assert chunks[0].startswith(b"retry: ")
+    assert b"'type': 'subscribe'" in chunks[2]
+    assert chunks[-1] == streaming.KEEPALIVE == b": keep-alive\n\n"
 
 
 def test_cancelled_stream_unsubscribes_and_calls_the_close_hook(fake_redis: Any) -> None:
@@ -58,13 +55,13 @@ def test_cancelled_stream_unsubscribes_and_calls_the_close_hook(fake_redis: Any)
         got_first = asyncio.Event()
 
         async def consume() -> None:
-            async for chunk in sse.subscription_events(
+            async for chunk in streams.subscription_events(
                 subscribe=_subscriber("gone"),
-                render=lambda m: sse.event("msg", str(m)),
+                render=lambda m: streaming.frame(str(m), event="msg"),
                 down_message="down",
                 before_close=on_close,
             ):
-                if "subscribe" in chunk:
+                if b"subscribe" in chunk:
                     got_first.set()
 
         task = asyncio.create_task(consume())
@@ -81,13 +78,13 @@ def test_cancelled_stream_unsubscribes_and_calls_the_close_hook(fake_redis: Any)
 
 def test_redis_down_is_reported_as_a_status_event(settings: Any) -> None:
     # The autouse fixture points settings at a port where nothing listens.
-    async def scenario() -> str:
-        async for chunk in sse.subscription_events(
+    async def scenario() -> bytes:
+        async for chunk in streams.subscription_events(
             subscribe=_subscriber("x"), render=lambda m: None, down_message="Redis is down"
         ):
-            if chunk.startswith("event: status"):
+            if chunk.startswith(b"event: status"):
                 return chunk
         raise AssertionError("no status event")
 
     chunk = asyncio.run(asyncio.wait_for(scenario(), 10))
-    assert 'data-state="down"' in chunk and "Redis is down" in chunk
+    assert b'data-state="down"' in chunk and b"Redis is down" in chunk
