@@ -336,22 +336,33 @@
       rows.forEach(function (row) { item(list, row[1] + "  (" + row[0] + ")"); });
     }
     function listen() {
+      var state = q("[data-demo-pubsub-state]");
       var ready = new Promise(function (resolve) {
-        source = openStream(root.dataset.streamUrl + "?c=" + encodeURIComponent("demo:orders"));
-        source.addEventListener("ready", function () { resolve(); });
-        source.addEventListener("message", function (event) {
+        var mine = openStream(root.dataset.streamUrl + "?c=" + encodeURIComponent("demo:orders"));
+        source = mine;
+        // "Online" only once Redis has confirmed the subscription (the stream's "ready"):
+        // an order sent before that is not heard, and the page must not say otherwise.
+        mine.addEventListener("ready", function () {
+          if (source === mine) { state.textContent = "Online: subscribed to demo:orders."; }
+          resolve();
+        });
+        mine.addEventListener("message", function (event) {
           var match = /^3\) "(.*)"$/m.exec(event.data);
           item(q("[data-demo-pubsub-received]"), match ? match[1] : event.data);
         });
-        source.addEventListener("down", function (event) {
+        mine.addEventListener("down", function (event) {
           status.textContent = event.data;
-          source.close();
+          mine.close();
         });
-        window.setTimeout(resolve, READY_WAIT_MS);
+        window.setTimeout(function () {
+          if (source === mine && !/^Online/.test(state.textContent)) {
+            state.textContent = "Connecting: Redis has not confirmed the subscription to " +
+              "demo:orders yet.";
+          }
+          resolve();
+        }, READY_WAIT_MS);
       });
-      return ready.then(function () {
-        q("[data-demo-pubsub-state]").textContent = "Online: subscribed to demo:orders.";
-      });
+      return ready;
     }
     function showState(state) {
       q("[data-demo-stream-state]").textContent = online ?

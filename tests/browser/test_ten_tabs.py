@@ -47,7 +47,10 @@ def test_ten_streaming_tabs_and_an_eleventh_page(
             page.get_by_test_id("live-status").filter(has_text="connected").wait_for()
         for page in lesson_pages:
             demo = page.locator("[data-streams-demo]")
-            demo.locator("[data-demo-pubsub-state]", has_text="Online").wait_for()
+            # "Online" once Redis has confirmed the demo's subscription (not before: an
+            # order sent earlier is not heard). Ten tabs opening at once on a busy
+            # machine can take longer than the default wait.
+            demo.locator("[data-demo-pubsub-state]", has_text="Online").wait_for(timeout=45_000)
         # One stream for the whole browser: the tabs share a SharedWorker.
         assert all(p.evaluate("window.SiteStreams.shared()") for p in live_pages + lesson_pages)
 
