@@ -203,9 +203,12 @@ async def close_after_headers(
 class HeldStream:
     """A viewer that reads its stream until closed (what a browser tab does)."""
 
+    KEEP = 1 << 20
+
     def __init__(self, port: int, path: str) -> None:
         self.port, self.path = port, path
         self.bytes = 0
+        self.received = bytearray()  # the first KEEP bytes, for a test to look into
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -216,6 +219,8 @@ class HeldStream:
             )
             while chunk := await reader.read(65536):
                 self.bytes += len(chunk)
+                if len(self.received) < self.KEEP:
+                    self.received += chunk[: self.KEEP - len(self.received)]
         finally:
             writer.close()
 

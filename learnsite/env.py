@@ -144,6 +144,10 @@ class Environment:
     # to): comma-separated feed names. The seconds between a kicked-off match's updates.
     live_demo_feeds: tuple[str, ...]
     live_match_interval: float
+    # The live stream's direct write into uvicorn's transport (live/asgi.py): "auto" takes
+    # it only under the uvicorn versions it was tested with, "on" wherever the transport
+    # looks as expected, "off" never (every frame through the ASGI send).
+    live_direct_write: str
     anon_retention_days: int
     # Logs: "plain" (default) or "json" (one object per line; learnsite/logs.py).
     log_format: str
@@ -200,6 +204,7 @@ def read() -> Environment:
             f.strip() for f in (os.environ.get("LIVE_DEMO_FEEDS") or "demo").split(",") if f.strip()
         ),
         live_match_interval=float(os.environ.get("LIVE_MATCH_INTERVAL") or "2.0"),
+        live_direct_write=_choice("LIVE_DIRECT_WRITE", "auto", ("auto", "on", "off")),
         anon_retention_days=_int("ANON_RETENTION_DAYS", 30),
         log_format=_choice("LOG_FORMAT", "plain", ("plain", "json")),
         sentry_dsn=os.environ.get("SENTRY_DSN") or None,

@@ -228,6 +228,8 @@ LAB_PREFIX = ENV.lab_prefix
 # publish to (live/shared.py): LIVE_DEMO_FEEDS; LIVE_MATCH_INTERVAL seconds between updates.
 LIVE_DEMO_FEEDS = list(ENV.live_demo_feeds)
 LIVE_MATCH_INTERVAL = ENV.live_match_interval
+# "auto", "on" or "off": see live/asgi.py's direct_write_enabled().
+LIVE_DIRECT_WRITE = ENV.live_direct_write
 # `manage.py prune`: anonymous learners who left nothing are removed after this many days.
 ANON_RETENTION_DAYS = ENV.anon_retention_days
 CONTENT_DIR = ENV.content_dir

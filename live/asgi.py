@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from importlib import metadata
 from typing import Any
 
 from django.conf import settings
@@ -44,6 +46,14 @@ _PATH = re.compile(r"/live/([^/]+)/stream")
 # Only for tests and `make abuse`: how many tasks and feeds this process runs now, to
 # show that clients who left leave nothing behind. Off unless settings.LIVE_DEBUG_COUNTS.
 DEBUG_COUNTS_PATH = "/live/_debug/counts"
+# The uvicorn releases whose httptools cycle the direct write below was read against and
+# is tested under (tests/live/test_direct_write.py runs it under the one pyproject.toml
+# pins): from the first up to, not including, the second. Under any other release
+# LIVE_DIRECT_WRITE=auto sends every frame through the ASGI ``send``, until someone reads
+# that release's cycle and moves the bound.
+DIRECT_WRITE_UVICORN = ((0, 54), (0, 55))
+# How this process's viewers are written to, "direct" or "asgi" (in the debug counts).
+VIEWER_SENDS: Counter[str] = Counter()
 UNAVAILABLE_MESSAGE = (
     "Redis is not answering, so this feed cannot be opened now; reload in a few seconds."
 )
@@ -157,6 +167,7 @@ def _debug_counts() -> str:
             # Connections of this loop's shared pool checked out now: back to 0 when the
             # process is idle, or something holds (or leaked) them.
             "pool_in_use": broker.async_pool_in_use(),
+            "viewer_sends": dict(VIEWER_SENDS),
         }
     )
 
@@ -177,11 +188,38 @@ def _chunk(frame: bytes) -> bytes:
     return _chunked[1]
 
 
+@functools.cache
+def _uvicorn_release() -> tuple[int, int] | None:
+    try:
+        major, minor = metadata.version("uvicorn").split(".")[:2]
+        return int(major), int(minor)
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+@functools.cache
+def _direct_write_allowed(mode: str, release: tuple[int, int] | None) -> bool:
+    if mode == "off":
+        return False
+    if mode == "on":
+        return True
+    low, high = DIRECT_WRITE_UVICORN
+    return release is not None and low <= release < high
+
+
+def direct_write_enabled() -> bool:
+    """Whether viewers may be written to straight through uvicorn's transport
+    (``settings.LIVE_DIRECT_WRITE``: "auto", the default, only under the uvicorn releases
+    in ``DIRECT_WRITE_UVICORN``; "on"; "off")."""
+    return _direct_write_allowed(settings.LIVE_DIRECT_WRITE, _uvicorn_release())
+
+
 def _direct_send(send: Send) -> DirectSend:
     """How the hub writes a frame to this viewer.
 
     Under uvicorn's httptools protocol (what ``make run`` serves with), a chunk goes
-    straight to the socket's transport when uvicorn itself would write it at once: the
+    straight to the socket's transport when uvicorn itself would write it at once (and
+    ``direct_write_enabled()``: a release of uvicorn this was tested under): the
     response is chunked and under way, the client connected and not pushing back. That
     skips building a message and a coroutine per viewer per update, the largest cost
     left in fan-out after the write itself. Anything else, or any other server, goes
@@ -192,11 +230,23 @@ def _direct_send(send: Send) -> DirectSend:
         return sending if isinstance(sending, Coroutine) else _awaiting(sending)
 
     cycle: Any = getattr(send, "__self__", None)
-    if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl" or not all(
-        hasattr(cycle, name)
-        for name in ("transport", "flow", "chunked_encoding", "disconnected", "response_complete")
+    if (
+        not direct_write_enabled()
+        or type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl"
+        or not all(
+            hasattr(cycle, name)
+            for name in (
+                "transport",
+                "flow",
+                "chunked_encoding",
+                "disconnected",
+                "response_complete",
+            )
+        )
     ):
+        VIEWER_SENDS["asgi"] += 1
         return through_asgi
+    VIEWER_SENDS["direct"] += 1
 
     def to_transport(frame: bytes) -> Coroutine[Any, Any, None] | None:
         if (
@@ -241,45 +291,68 @@ async def _serve(feed: str, scope: Scope, receive: Receive, send: Send) -> None:
 async def _stream(
     viewer: Viewer, scope: Scope, receive: Receive, send: Send, *, leave: Callable[[], None]
 ) -> None:
-    direct = _direct_send(send)
+    """Write the stream in this (the server's request) task, with one more task that
+    waits for the client to hang up; either end, or the hub's abort, ends both.
 
-    async def pump() -> None:
-        viewer.sending()
-        requestlog.note_status(200)
-        await send({"type": "http.response.start", "status": 200, "headers": _headers(scope)})
-        viewer.sent()
-        async for chunk in stream_frames(viewer, direct=direct):
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    One task per viewer and no ``asyncio.wait``: a stream costs about 2 KB less memory
+    than with a second task for the writes (bench/results/summary.md, KB per idle
+    viewer). To end the writes, the watcher and ``abort`` cancel this task, only while
+    it is in the writing part; that cancel is taken back (``uncancel``) and not
+    mistaken for the server's own cancel, which still goes on."""
+    direct = _direct_send(send)
+    this = asyncio.current_task()
+    assert this is not None
+    writing = True  # the writes are under way: a cancel from end() may reach them
+    ended = False  # end() has cancelled this task
+
+    def end() -> None:
+        nonlocal ended
+        # Closed as well: a cancel swallowed inside redis-py (its wait_for, on 3.11)
+        # still ends the writes, at the viewer's next check.
+        viewer.close()
+        if writing and not ended:
+            ended = True
+            this.cancel()
 
     async def until_disconnect() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        finally:
+            end()  # the client is gone (or receive failed): stop writing
 
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(until_disconnect())]
+    watcher = asyncio.create_task(until_disconnect())
     cycle: Any = getattr(send, "__self__", None)
     transport: Any = getattr(cycle, "transport", None)
 
     def abort() -> None:
         # The hub gave up on this viewer (stalled, or skipped too often). Its send may be
         # blocked on a full socket for good: closing the transport frees the kernel
-        # buffer and wakes that send; cancelling the pump ends the stream either way.
+        # buffer and wakes that send; the cancel ends the stream either way.
         if transport is not None and hasattr(transport, "abort"):
             transport.abort()
-        tasks[0].cancel()
+        end()
 
     viewer.on_abort(abort)
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        viewer.sending()
+        requestlog.note_status(200)
+        await send({"type": "http.response.start", "status": 200, "headers": _headers(scope)})
+        viewer.sent()
+        async for chunk in stream_frames(viewer, direct=direct):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except asyncio.CancelledError:
+        if not ended or this.uncancel() > 0:
+            raise  # the server's cancel (shutting down), not ours
+    except Exception:  # a failed send is how a client that left often shows
+        pass
     finally:
-        for task in tasks:
-            task.cancel()
-        # Leave before waiting for the pump: a cancel lost inside redis-py (its wait_for)
-        # would leave the pump waiting for frames; a closed viewer ends it.
+        writing = False
+        watcher.cancel()
+        # Leave before waiting for the watcher: the viewer stops counting at once.
         leave()
-        for task in tasks:
-            # The client is gone either way; a failed send is how that often shows.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher
 
 
 def with_live_streams(app: Any) -> ASGIApp:
