@@ -4,8 +4,11 @@ feed. Run as a subprocess by the harness; prints a JSON summary."""
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import redis
 
@@ -15,16 +18,42 @@ def body(seq: int, size: int) -> str:
     return head + "x" * max(0, size - len(head) - 2) + '"}'
 
 
+def _redis_sender(url: str, channel: str) -> Callable[[str], int]:
+    client = redis.Redis.from_url(url)
+    client.ping()
+    return lambda data: int(client.publish(channel, data))
+
+
+def _http_sender(url: str) -> Callable[[str], int]:
+    """One keep-alive connection; nchan answers each POST with the channel's subscriber
+    count in its text ("subscribers: N")."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80)
+
+    def send(data: str) -> int:
+        connection.request("POST", parts.path, body=data.encode(), headers={"Accept": "text/plain"})
+        response = connection.getresponse()
+        text = response.read().decode(errors="replace")
+        if response.status >= 300:
+            raise RuntimeError(f"POST {url}: {response.status} {text[:200]}")
+        for line in text.splitlines():
+            if line.startswith("subscribers:"):
+                return int(line.split(":", 1)[1])
+        return -1
+
+    return send
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--redis", required=True)
-    parser.add_argument("--channel", required=True)
+    parser.add_argument("--redis", help="publish with PUBLISH on this Redis ...")
+    parser.add_argument("--channel", help="... to this channel")
+    parser.add_argument("--http", help="or POST each update to this URL (nchan's publisher)")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--interval", type=float, required=True)
     parser.add_argument("--size", type=int, default=128)
     args = parser.parse_args()
-    client = redis.Redis.from_url(args.redis)
-    client.ping()
+    send = _http_sender(args.http) if args.http else _redis_sender(args.redis, args.channel)
     start = time.monotonic()
     late = 0
     receivers = []
@@ -34,7 +63,7 @@ def main() -> None:
             time.sleep(delay)
         else:
             late += 1
-        receivers.append(client.publish(args.channel, body(seq, args.size)))
+        receivers.append(send(body(seq, args.size)))
     seconds = time.monotonic() - start
     # Stay idle one more interval: this process shares the load client's core, and its
     # exit (interpreter teardown) would otherwise land on the last update's deliveries.

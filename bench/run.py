@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ from typing import Any
 import redis
 
 from bench import floor
+from bench.cload import CLoad, build
 from bench.load import Recorder, close_all, connect_viewers
 from bench.servers import (
     LOAD_CORE,
@@ -33,8 +35,11 @@ from bench.servers import (
     ROOT,
     Server,
     ensure_peer_venv,
+    nchan_missing,
     peer_venv_ready,
     pin,
+    start_floor,
+    start_nchan,
     start_ours,
     start_peer,
 )
@@ -42,9 +47,14 @@ from bench.stats import ms, percentile, ratio
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PROFILE_DIR: Path | None = None
-TARGETS = ("ours", "channels-core", "channels-pubsub")
+C_CLIENT: Path | None = None  # bench/sseload.c built, or None: the Python client
+TARGETS = ("ours", "ours-asgi", "ours-2w", "floor", "nchan", "channels-core", "channels-pubsub")
 LABELS = {
     "ours": "ours (hub + SSE, uvicorn)",
+    "ours-asgi": "ours, plain ASGI send (LIVE_DIRECT_WRITE=off)",
+    "ours-2w": "ours, 2 uvicorn workers",
+    "floor": "floor: minimal uvloop SSE server",
+    "nchan": "nginx + nchan, 1 worker",
     "channels-core": "Channels RedisChannelLayer (daphne)",
     "channels-pubsub": "Channels RedisPubSubChannelLayer (daphne)",
 }
@@ -61,38 +71,59 @@ class Plan:
     fanout_updates: int
     fanout_interval: float
     settle: float  # seconds to wait after the last publish for stragglers
+    peer_max_viewers: int  # the Channels peers' largest fan-out
 
 
-FULL = Plan(2000, 0.002, 100, 100, 5.0, (1000, 5000, 10000), 50, 0.2, 10.0)
-SMOKE = Plan(50, 0.002, 5, 20, 1.0, (20,), 5, 0.2, 2.0)
+FULL = Plan(2000, 0.002, 100, 100, 5.0, (1000, 5000, 10000, 20000), 50, 0.2, 10.0, 5000)
+SMOKE = Plan(50, 0.002, 5, 20, 1.0, (20,), 5, 0.2, 2.0, 20)
 
 
 def raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    """As many open files as allowed (every server started inherits it): 131,072 where
+    the harness may raise the hard limit (root), else up to the hard limit."""
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (131072, 131072))
+    except (ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def start(target: str, redis_url: str) -> Server:
     if target == "ours":
         return start_ours(redis_url=redis_url)
+    if target == "ours-asgi":
+        return start_ours(
+            redis_url=redis_url,
+            extra_env={"LIVE_DIRECT_WRITE": "off"},
+            name="ours, plain ASGI send",
+        )
+    if target == "ours-2w":
+        return start_ours(redis_url=redis_url, workers=2, name="ours, 2 workers")
+    if target == "floor":
+        return start_floor(redis_url=redis_url)
+    if target == "nchan":
+        return start_nchan()
     return start_peer(redis_url=redis_url, layer=target.removeprefix("channels-"))
 
 
 def publish(
-    target: str, *, redis_url: str, feed: str, count: int, interval: float, size: int = 128
+    target: str,
+    *,
+    redis_url: str,
+    feed: str,
+    count: int,
+    interval: float,
+    port: int,
+    size: int = 128,
 ) -> dict[str, Any]:
     """Run the publisher in its own process (on the load core) and wait for it."""
-    if target == "ours":
+    if not target.startswith("channels-"):
         cmd = [
             sys.executable,
             "-m",
             "bench.publish",
-            "--redis",
-            redis_url,
-            "--channel",
-            f"live:{feed}",
             "--count",
             str(count),
             "--interval",
@@ -100,6 +131,10 @@ def publish(
             "--size",
             str(size),
         ]
+        if target == "nchan":  # nchan's own publisher endpoint (HTTP, keep-alive)
+            cmd += ["--http", f"http://127.0.0.1:{port}/pub/{feed}"]
+        else:
+            cmd += ["--redis", redis_url, "--channel", f"live:{feed}"]
         cwd, env = ROOT, os.environ
     else:
         cmd = [
@@ -133,6 +168,78 @@ def _spawn_json(cmd: list[str], cwd: Path, env: Any) -> dict[str, Any]:
     return dict(json.loads(out.decode().strip().splitlines()[-1]))
 
 
+class PyLoad:
+    """The Python client (``bench/load.py``) in this process, behind CLoad's interface."""
+
+    def __init__(self, viewers: list[Any], recorder: Recorder, connect_seconds: float) -> None:
+        self.viewers, self.recorder, self.connect_seconds = viewers, recorder, connect_seconds
+
+    @classmethod
+    async def start(
+        cls,
+        *,
+        port: int,
+        path: str,
+        count: int,
+        protocol: str,
+        keep_samples: bool,
+        timeout: float,
+    ) -> PyLoad:
+        recorder = Recorder(keep_samples=keep_samples)
+        started = time.monotonic()
+        viewers = await connect_viewers(
+            host="127.0.0.1",
+            port=port,
+            path=path,
+            count=count,
+            protocol=protocol,
+            recorder=recorder,
+            timeout=timeout,
+        )
+        return cls(viewers, recorder, time.monotonic() - started)
+
+    async def delivered(self) -> int:
+        return sum(self.recorder.deliveries.values())
+
+    def cpu_seconds(self) -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    async def stop(self) -> dict[str, Any]:
+        alive = sum(1 for v in self.viewers if not v.lost)
+        close_all(self.viewers)
+        r = self.recorder
+        return {
+            "alive": alive,
+            "updates": [
+                [s, r.deliveries[s], r.published[s], r.last_arrival[s]]
+                for s in sorted(r.deliveries)
+            ],
+            "samples": r.samples,
+        }
+
+
+def viewers_per_worker(server: Server) -> list[int]:
+    """Established connections on the server's port, per serving process (from the socket
+    inodes in /proc/net/tcp and each process's fds)."""
+    port = f"{server.port:04X}"
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port}") and fields[3] == "01":  # local port, ESTABLISHED
+            inodes.add(fields[9])
+    counts = []
+    for pid in server.workers():
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        n = sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in inodes)
+        if n:
+            counts.append(n)
+    return counts
+
+
 async def measure(
     target: str,
     *,
@@ -154,6 +261,7 @@ async def measure(
                 "record",
                 "--pid",
                 str(server.proc.pid),
+                "--subprocesses",
                 "--rate",
                 "250",
                 "--format",
@@ -166,81 +274,108 @@ async def measure(
             stderr=subprocess.DEVNULL,
         )
     feed = f"bench-{uuid.uuid4().hex[:8]}"
-    if target == "ours":
+    if target.startswith("ours"):
         # Our site streams only feeds that exist (configured, or in live:feeds).
         with redis.Redis.from_url(redis_url) as client:
             client.sadd("live:feeds", feed)
-    protocol = "sse" if target == "ours" else "ws"
-    path = f"/live/{feed}/stream" if target == "ours" else f"/ws/live/{feed}/"
-    recorder = Recorder(keep_samples=keep_samples)
-    connected: list[Any] = []
+    protocol = "ws" if target.startswith("channels-") else "sse"
+    path = f"/ws/live/{feed}/" if protocol == "ws" else f"/live/{feed}/stream"
+    load: Any = None
+    timeout = max(60.0, viewers / 50)
     try:
         await asyncio.sleep(0.3)
         rss_before = server.rss_kb()
-        started = time.monotonic()
-        connected = await connect_viewers(
-            host="127.0.0.1",
-            port=server.port,
-            path=path,
-            count=viewers,
-            protocol=protocol,
-            recorder=recorder,
-            timeout=max(60.0, viewers / 50),
-        )
-        connect_seconds = time.monotonic() - started
+        if C_CLIENT is not None:
+            load = await CLoad.start(
+                binary=C_CLIENT,
+                host="127.0.0.1",
+                port=server.port,
+                path=path,
+                count=viewers,
+                protocol=protocol,
+                keep_samples=keep_samples,
+                timeout=timeout,
+            )
+        else:
+            load = await PyLoad.start(
+                port=server.port,
+                path=path,
+                count=viewers,
+                protocol=protocol,
+                keep_samples=keep_samples,
+                timeout=timeout,
+            )
+        connect_seconds = load.connect_seconds
         await asyncio.sleep(1.0)  # let the server settle (viewer counts, GC)
         rss_idle = server.rss_kb()
-        cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        client_before = usage.ru_utime + usage.ru_stime
+        per_worker = viewers_per_worker(server)
+        (user_before, sys_before), wall_before = server.cpu_split(), time.monotonic()
+        client_before = load.cpu_seconds()
         summary = await asyncio.to_thread(
-            publish, target, redis_url=redis_url, feed=feed, count=count, interval=interval
+            publish,
+            target,
+            redis_url=redis_url,
+            feed=feed,
+            count=count,
+            interval=interval,
+            port=server.port,
         )
         deadline = time.monotonic() + settle
         expected = viewers * count
-        while sum(recorder.deliveries.values()) < expected and time.monotonic() < deadline:
+        while await load.delivered() < expected and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        cpu_after, wall_after = server.cpu_seconds(), time.monotonic()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        client_cpu = usage.ru_utime + usage.ru_stime - client_before
+        (user_after, sys_after), wall_after = server.cpu_split(), time.monotonic()
+        client_cpu = load.cpu_seconds() - client_before
         rss_after = server.rss_kb()
-        alive = sum(1 for v in connected if not v.lost)
+        result = await load.stop()
+        load = None
     finally:
-        close_all(connected)
+        if load is not None:
+            with contextlib.suppress(Exception):
+                await load.stop()
         await asyncio.sleep(0.2)
         if profiler is not None:
             profiler.send_signal(2)
             profiler.wait(30)
         server.stop()
-        if target == "ours":
+        if target.startswith("ours"):
             with redis.Redis.from_url(redis_url) as client:
                 client.srem("live:feeds", feed)
+    updates = result["updates"]  # [seq, copies, published ms, last arrival ms]
+    samples = result["samples"]
     # Per update, publish to the last copy received. An update some viewers never got
     # still counts (to its last copy); the lost share is in delivered / expected.
-    per_update = [
-        recorder.last_arrival[s] - recorder.published[s] for s in sorted(recorder.last_arrival)
-    ]
-    delivered = sum(recorder.deliveries.values())
+    per_update = [last - published for _seq, _n, published, last in updates]
+    delivered = sum(n for _seq, n, _p, _l in updates)
+    wall = wall_after - wall_before
+    user, system = user_after - user_before, sys_after - sys_before
     return {
         "target": target,
+        "client": "c" if C_CLIENT is not None else "python",
         "viewers": viewers,
         "updates": count,
         "interval_s": interval,
         "connect_seconds": round(connect_seconds, 2),
-        "viewers_still_connected": alive,
+        "viewers_still_connected": result.get("alive"),
+        "viewers_per_worker": per_worker,
         "delivered": delivered,
         "expected": expected,
         "complete_updates": len(per_update),
-        "latency_p50_ms": percentile(recorder.samples, 50),
-        "latency_p99_ms": percentile(recorder.samples, 99),
-        "latency_max_ms": max(recorder.samples) if recorder.samples else None,
+        "latency_p50_ms": percentile(samples, 50),
+        "latency_p99_ms": percentile(samples, 99),
+        "latency_max_ms": max(samples) if samples else None,
         "last_viewer_p50_ms": percentile(per_update, 50),
         "last_viewer_p99_ms": percentile(per_update, 99),
         "last_viewer_max_ms": max(per_update) if per_update else None,
         "last_viewer_per_update_ms": [round(v, 2) for v in per_update],
-        "server_cpu_pct": round(100 * (cpu_after - cpu_before) / (wall_after - wall_before), 1),
+        "server_cpu_pct": round(100 * (user + system) / wall, 1),
+        # CPU microseconds per delivery, user and system apart: the figure that holds
+        # across machines and runs (latencies move with the machine's load).
+        "user_us_per_delivery": round(1e6 * user / delivered, 2) if delivered else None,
+        "sys_us_per_delivery": round(1e6 * system / delivered, 2) if delivered else None,
+        "deliveries_per_cpu_second": round(delivered / (user + system)) if user + system else None,
         # If the load generator is near 100% of its core, its own queueing is in the figures.
-        "load_client_cpu_pct": round(100 * client_cpu / (wall_after - wall_before), 1),
+        "load_client_cpu_pct": round(100 * client_cpu / wall, 1),
         "rss_before_kb": rss_before,
         "rss_idle_kb": rss_idle,
         "rss_after_kb": rss_after,
@@ -263,20 +398,97 @@ def _latency_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _us(row: dict[str, Any]) -> str:
+    user, system = row.get("user_us_per_delivery"), row.get("sys_us_per_delivery")
+    if user is None or system is None:
+        return "-"
+    return f"{user + system:.1f} ({user:.1f} + {system:.1f})"
+
+
 def _fanout_table(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| target | viewers | last viewer p50 | last viewer p99 | server CPU | load client CPU | "
-        "KB / idle viewer | delivered / expected |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| target | viewers | connect | last viewer p50 | last viewer p99 | server CPU | "
+        "server CPU us / delivery (user + sys) | load client CPU | KB / idle viewer | "
+        "viewers per worker | delivered / expected |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
+        if "error" in row:
+            lines.append(
+                f"| {LABELS[row['target']]} | {row['viewers']} | failed: "
+                f"{str(row['error'])[:120]} | | | | | | | | |"
+            )
+            continue
+        split = "/".join(str(n) for n in row.get("viewers_per_worker") or [])
         lines.append(
-            f"| {LABELS[row['target']]} | {row['viewers']} | {ms(row.get('last_viewer_p50_ms'))} | "
-            f"{ms(row.get('last_viewer_p99_ms'))} | {row.get('server_cpu_pct')}% | "
-            f"{row.get('load_client_cpu_pct')}% | "
-            f"{row.get('kb_per_viewer')} | {row['delivered']} / {row['expected']} |"
+            f"| {LABELS[row['target']]} | {row['viewers']} | {row.get('connect_seconds')} s | "
+            f"{ms(row.get('last_viewer_p50_ms'))} | {ms(row.get('last_viewer_p99_ms'))} | "
+            f"{row.get('server_cpu_pct')}% | {_us(row)} | {row.get('load_client_cpu_pct')}% | "
+            f"{row.get('kb_per_viewer')} | {split} | {row['delivered']} / {row['expected']} |"
         )
     return lines
+
+
+def _side_by_side(rows: list[dict[str, Any]]) -> list[str]:
+    """Per fan-out size, the figures that hold across runs: CPU per delivery and memory
+    per idle viewer, ours beside the floor and nchan from the same run."""
+    by_size: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        if "error" not in row and row.get("delivered"):
+            by_size.setdefault(row["viewers"], {})[row["target"]] = row
+
+    def us(row: dict[str, Any] | None) -> float | None:
+        if row is None or row.get("user_us_per_delivery") is None:
+            return None
+        return float(row["user_us_per_delivery"]) + float(row["sys_us_per_delivery"])
+
+    def x(a: float | None, b: float | None) -> str:
+        return f"{a / b:.2f}x" if a is not None and b else "-"
+
+    lines = [
+        "| viewers | floor us | nchan us | ours us | ours, plain ASGI us | plain ASGI / ours "
+        "(target <= 1.2x) | ours / nchan | KB per idle viewer: floor / nchan / ours |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size, found in sorted(by_size.items()):
+        floor_us, nchan_us = us(found.get("floor")), us(found.get("nchan"))
+        ours_us, asgi_us = us(found.get("ours")), us(found.get("ours-asgi"))
+        kb = " / ".join(
+            str(found[t]["kb_per_viewer"]) if t in found else "-"
+            for t in ("floor", "nchan", "ours")
+        )
+        lines.append(
+            f"| {size} | {_f(floor_us)} | {_f(nchan_us)} | {_f(ours_us)} | {_f(asgi_us)} | "
+            f"{x(asgi_us, ours_us)} | {x(ours_us, nchan_us)} | {kb} |"
+        )
+    return lines
+
+
+def _workers(rows: list[dict[str, Any]]) -> list[str]:
+    by_size: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        if "error" not in row and row.get("delivered"):
+            by_size.setdefault(row["viewers"], {})[row["target"]] = row
+    lines = [
+        "| viewers | 1 worker: last viewer p99, CPU | 2 workers: last viewer p99, CPU | "
+        "viewers per worker | deliveries per CPU second, 1 / 2 workers |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for size, found in sorted(by_size.items()):
+        one, two = found.get("ours"), found.get("ours-2w")
+        if one is None or two is None:
+            continue
+        lines.append(
+            f"| {size} | {ms(one.get('last_viewer_p99_ms'))}, {one['server_cpu_pct']}% | "
+            f"{ms(two.get('last_viewer_p99_ms'))}, {two['server_cpu_pct']}% | "
+            f"{'/'.join(str(n) for n in two.get('viewers_per_worker') or [])} | "
+            f"{one.get('deliveries_per_cpu_second')} / {two.get('deliveries_per_cpu_second')} |"
+        )
+    return lines
+
+
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _comparison(rows: list[dict[str, Any]], key: str, title: str) -> list[str]:
@@ -290,7 +502,9 @@ def _comparison(rows: list[dict[str, Any]], key: str, title: str) -> list[str]:
     for size, found in sorted(by_size.items()):
         ours = found.get("ours", {}).get(key)
         peers = [
-            (r.get(key), t) for t, r in found.items() if t != "ours" and r.get(key) is not None
+            (r.get(key), t)
+            for t, r in found.items()
+            if t.startswith("channels-") and r.get(key) is not None
         ]
         best = min(peers) if peers else (None, "")
         label = LABELS.get(best[1], "no peer figure")
@@ -322,7 +536,25 @@ async def main_async(args: argparse.Namespace) -> int:
     plan = SMOKE if args.smoke else FULL
     out = Path(args.out) if args.out else RESULTS
     redis_url = args.redis
-    targets = ["ours"]
+    targets = ["ours", "ours-asgi", "ours-2w", "floor"]
+    skipped: list[str] = []
+    why_not_nchan = nchan_missing()
+    if why_not_nchan is None:
+        targets.append("nchan")
+    else:
+        skipped.append(f"{LABELS['nchan']}: not run, {why_not_nchan}")
+    global C_CLIENT
+    try:
+        C_CLIENT = None if args.python_client else build()
+    except subprocess.CalledProcessError as exc:
+        print(f"bench: the C load client did not build: {exc.stderr.decode()[-1000:]}", flush=True)
+        C_CLIENT = None
+    if C_CLIENT is None:
+        skipped.append(
+            "the C load client (bench/sseload.c): not used"
+            + (" (--python-client)" if args.python_client else ", no C compiler found")
+            + "; every row is measured with the Python client"
+        )
     if args.no_peer:
         print("bench: --no-peer, the Channels peer is left out", flush=True)
     elif (
@@ -337,6 +569,8 @@ async def main_async(args: argparse.Namespace) -> int:
     else:
         ensure_peer_venv()
         targets += ["channels-core", "channels-pubsub"]
+    for line in skipped:
+        print(f"bench: skipped {line}", flush=True)
     if args.targets:
         targets = [t for t in targets if t in args.targets.split(",")]
     skip = set(args.skip.split(",")) if args.skip else set()
@@ -425,6 +659,8 @@ async def main_async(args: argparse.Namespace) -> int:
     fanout_rows = []
     for size in sizes if "fanout" not in skip else ():
         for target in targets:
+            if target.startswith("channels-") and size > plan.peer_max_viewers:
+                continue  # they lose most deliveries from 5,000 viewers on (see the table)
             row = await _catch(
                 lambda t=target, n=size: measure(
                     t,
@@ -460,6 +696,14 @@ async def main_async(args: argparse.Namespace) -> int:
             *_fanout_table(fanout_rows),
             "",
             *_comparison(fanout_rows, "last_viewer_p99_ms", "metric"),
+            "",
+            "## Side by side: CPU per delivery and memory per idle viewer",
+            "",
+            *_side_by_side(fanout_rows),
+            "",
+            "## One worker and two",
+            "",
+            *_workers(fanout_rows),
         ],
     )
 
@@ -489,6 +733,16 @@ async def main_async(args: argparse.Namespace) -> int:
         "",
         *_comparison(fanout_rows, "last_viewer_p99_ms", "metric"),
         "",
+        "### Side by side: CPU per delivery and memory per idle viewer",
+        "",
+        *_side_by_side(fanout_rows),
+        "",
+        "### One worker and two",
+        "",
+        *_workers(fanout_rows),
+        "",
+        *(f"- skipped: {line}" for line in skipped),
+        "",
         "Reading the tables: latency is publish (the `ts` stamped by the publisher) to the "
         'moment the load client read the bytes. "Last viewer" is, per update, publish to the '
         "last copy received; for an update that did not reach every viewer it is the last copy "
@@ -501,7 +755,13 @@ async def main_async(args: argparse.Namespace) -> int:
     write(
         "summary",
         out,
-        {"machine": machine, "floor": floor_result, "latency": latency_rows, "fanout": fanout_rows},
+        {
+            "machine": machine,
+            "floor": floor_result,
+            "latency": latency_rows,
+            "fanout": fanout_rows,
+            "skipped": skipped,
+        },
         summary,
     )
     print("\n".join(summary), flush=True)
@@ -524,6 +784,9 @@ def main() -> int:
     parser.add_argument("--targets", help="comma separated subset of " + ",".join(TARGETS))
     parser.add_argument("--skip", default="", help="scenarios to skip: floor,latency,fanout")
     parser.add_argument("--profile", help="directory for py-spy profiles of each server")
+    parser.add_argument(
+        "--python-client", action="store_true", help="drive the viewers from Python, not C"
+    )
     args = parser.parse_args()
     if (os.cpu_count() or 1) >= 2:
         pin(os.getpid(), LOAD_CORE)

@@ -7,11 +7,13 @@ import contextlib
 import hashlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,23 +69,72 @@ def ensure_peer_venv() -> None:
     stamp.write_text(hashlib.sha256(PEER_REQUIREMENTS.read_bytes()).hexdigest())
 
 
+def process_cpu(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of one process (0, 0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's workers, nginx's workers)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, ()))
+    return found
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 @dataclass
 class Server:
     name: str
     proc: subprocess.Popen[bytes]
     port: int
     log: Path
+    cleanup: Callable[[], None] | None = None
 
     def rss_kb(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
+        """Resident memory of the server and its worker processes."""
+        return sum(_rss_kb(pid) for pid in process_tree(self.proc.pid))
+
+    def cpu_split(self) -> tuple[float, float]:
+        """User and system CPU seconds of the server and its worker processes."""
+        user = system = 0.0
+        for pid in process_tree(self.proc.pid):
+            u, s = process_cpu(pid)
+            user, system = user + u, system + s
+        return user, system
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        return sum(self.cpu_split())
+
+    def workers(self) -> list[int]:
+        """The processes that serve connections: the children if there are any."""
+        tree = process_tree(self.proc.pid)
+        return tree[1:] or tree
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -93,6 +144,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.cleanup is not None:
+            self.cleanup()
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
@@ -116,9 +169,12 @@ def _wait_port(server: Server, timeout: float = 30.0) -> None:
 def start_ours(
     *,
     redis_url: str,
-    app: str = "learnsite.asgi:application",
     extra_env: dict[str, str] | None = None,
+    workers: int = 1,
+    name: str = "ours (uvicorn)",
 ) -> Server:
+    """Our site under uvicorn at DEBUG=0; one worker is pinned to the server core, more
+    workers get every core (on this machine they share the load client's)."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="bench-uvicorn-", suffix=".log")[1])
     database = Path(tempfile.mkdtemp(prefix="bench-db-")) / "db.sqlite3"
@@ -145,7 +201,9 @@ def start_ours(
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
+            "--timeout-worker-healthcheck",
+            "60",
             "--no-access-log",
             "--log-level",
             "warning",
@@ -159,8 +217,119 @@ def start_ours(
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+    if workers == 1:
+        pin(proc.pid, SERVER_CORE)
+    server = Server(name, proc, port, log)
+    _wait_port(server)
+    if workers > 1:
+        _wait_workers(server, workers)
+    return server
+
+
+def _wait_workers(server: Server, workers: int, timeout: float = 60.0) -> None:
+    """uvicorn listens before its workers have imported the site: wait for all of them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(server.workers()) >= workers:
+            time.sleep(3.0)  # each worker imports the site after it is forked
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name}: {workers} workers did not start:\n{server.output()}")
+
+
+def start_floor(*, redis_url: str) -> Server:
+    """``bench/peers/floor_sse.py``: the least a Python SSE fan-out can do (uvloop)."""
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="bench-floor-", suffix=".log")[1])
+    proc = subprocess.Popen(
+        [sys.executable, str(PEERS / "floor_sse.py"), "--port", str(port), "--redis", redis_url],
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     pin(proc.pid, SERVER_CORE)
-    server = Server("ours (uvicorn)", proc, port, log)
+    server = Server("floor (uvloop SSE)", proc, port, log)
+    _wait_port(server)
+    return server
+
+
+NGINX = "/usr/sbin/nginx"
+NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
+
+
+def nchan_missing() -> str | None:
+    """Why the nchan peer cannot run here, or None."""
+    if not Path(NGINX).exists():
+        return "nginx is not installed (apt-get install nginx libnginx-mod-nchan)"
+    if not NCHAN_MODULE.exists():
+        return "nchan is not installed (apt-get install libnginx-mod-nchan)"
+    return None
+
+
+NCHAN_CONF = """
+load_module {module};
+daemon off;
+master_process on;
+worker_processes {workers};
+worker_cpu_affinity {affinity};
+worker_rlimit_nofile 65536;
+user root;
+pid {run}/nginx.pid;
+error_log {run}/error.log warn;
+events {{ worker_connections 60000; multi_accept on; }}
+http {{
+  access_log off;
+  client_body_temp_path {run}/body;
+  proxy_temp_path {run}/proxy;
+  fastcgi_temp_path {run}/fastcgi;
+  uwsgi_temp_path {run}/uwsgi;
+  scgi_temp_path {run}/scgi;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location ~ ^/live/([^/]+)/stream$ {{
+      nchan_subscriber eventsource;
+      nchan_channel_id $1;
+      nchan_subscriber_first_message newest;
+    }}
+    location ~ ^/pub/([^/]+)$ {{
+      allow 127.0.0.1;
+      deny all;
+      nchan_publisher;
+      nchan_channel_id $1;
+      nchan_message_buffer_length 5;
+      nchan_message_timeout 60s;
+    }}
+  }}
+}}
+"""
+
+
+def start_nchan(*, workers: int = 1) -> Server:
+    """Debian's nginx with nchan: viewers on ``/live/<feed>/stream`` (EventSource),
+    updates POSTed to ``/pub/<feed>``; one worker pinned to the server core."""
+    port = free_port()
+    run = Path(tempfile.mkdtemp(prefix="bench-nchan-"))
+    conf = run / "nginx.conf"
+    affinity = " ".join(["01"] if workers == 1 else ["01", "10"][:workers])
+    conf.write_text(
+        NCHAN_CONF.format(
+            module=NCHAN_MODULE, workers=workers, affinity=affinity, run=run, port=port
+        )
+    )
+    log = run / "stderr.log"
+    proc = subprocess.Popen(
+        [NGINX, "-c", str(conf), "-p", str(run)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    pin(proc.pid, SERVER_CORE)
+    server = Server(
+        f"nginx + nchan ({workers} worker)",
+        proc,
+        port,
+        log,
+        cleanup=lambda: shutil.rmtree(run, ignore_errors=True),
+    )
     _wait_port(server)
     return server
 
