@@ -148,6 +148,10 @@ class Environment:
     # it only under the uvicorn versions it was tested with, "on" wherever the transport
     # looks as expected, "off" never (every frame through the ASGI send).
     live_direct_write: str
+    # Edge mode (live/edge.py): "nchan" when nginx + nchan holds the viewers' streams and
+    # the site only publishes (through `manage.py live_edge_relay`); "off" (default): none.
+    live_edge: str
+    live_edge_publish_url: str
     anon_retention_days: int
     # Logs: "plain" (default) or "json" (one object per line; learnsite/logs.py).
     log_format: str
@@ -205,6 +209,9 @@ def read() -> Environment:
         ),
         live_match_interval=float(os.environ.get("LIVE_MATCH_INTERVAL") or "2.0"),
         live_direct_write=_choice("LIVE_DIRECT_WRITE", "auto", ("auto", "on", "off")),
+        live_edge=_choice("LIVE_EDGE", "off", ("off", "nchan")),
+        live_edge_publish_url=os.environ.get("LIVE_EDGE_PUBLISH_URL")
+        or "http://127.0.0.1:8090/pub/",
         anon_retention_days=_int("ANON_RETENTION_DAYS", 30),
         log_format=_choice("LOG_FORMAT", "plain", ("plain", "json")),
         sentry_dsn=os.environ.get("SENTRY_DSN") or None,

@@ -230,6 +230,9 @@ LIVE_DEMO_FEEDS = list(ENV.live_demo_feeds)
 LIVE_MATCH_INTERVAL = ENV.live_match_interval
 # "auto", "on" or "off": see live/asgi.py's direct_write_enabled().
 LIVE_DIRECT_WRITE = ENV.live_direct_write
+# "nchan": the viewers' streams are served by nginx + nchan (live/edge.py); "off": by the site.
+LIVE_EDGE = ENV.live_edge
+LIVE_EDGE_PUBLISH_URL = ENV.live_edge_publish_url
 # `manage.py prune`: anonymous learners who left nothing are removed after this many days.
 ANON_RETENTION_DAYS = ENV.anon_retention_days
 CONTENT_DIR = ENV.content_dir

@@ -90,9 +90,14 @@
     }
 
     // The page's one shared stream (static/js/streams.js), opened once the board is in view.
-    const source = window.SiteStreams
+    // In edge mode (data-live-edge) nginx + nchan serves the feed's URL itself: the board
+    // opens its own EventSource there (HTTP/2 at the edge, so tabs do not run out of
+    // connections); the edge sends the published bodies only, no viewer counts.
+    const edge = board.dataset.liveEdge;
+    const source = window.SiteStreams && !edge
       ? window.SiteStreams.open(board.dataset.streamUrl, { element: board })
       : new EventSource(board.dataset.streamUrl);
+    if (edge) text(find("viewers"), "not counted at the edge");
     source.addEventListener("open", function () {
       openedAt = Date.now();
       firstAfterOpen = true;

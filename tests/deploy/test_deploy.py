@@ -532,7 +532,7 @@ def test_the_systemd_units_verify(tmp_path: Path) -> None:
         name = unit.name.replace("@.service", "@8001.service")
         (tmp_path / name).write_text(text)
         names.append(name)
-    assert len(names) == 4, names
+    assert len(names) == 5, names
     done = subprocess.run(
         [analyze, "verify", *names], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
