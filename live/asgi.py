@@ -188,6 +188,18 @@ def _chunk(frame: bytes) -> bytes:
     return _chunked[1]
 
 
+_message: tuple[bytes, Message] = (b"", {})  # the last frame and its ASGI body message
+
+
+def _body_message(frame: bytes) -> Message:
+    """The ``http.response.body`` message of ``frame``, built once per update and sent to
+    every viewer (an ASGI server reads a message, it does not keep or change it)."""
+    global _message
+    if _message[0] is not frame:
+        _message = (frame, {"type": "http.response.body", "body": frame, "more_body": True})
+    return _message[1]
+
+
 @functools.cache
 def _uvicorn_release() -> tuple[int, int] | None:
     try:
@@ -226,7 +238,7 @@ def _direct_send(send: Send) -> DirectSend:
     through the ASGI ``send`` (whose wait, if it must, the viewer's task finishes)."""
 
     def through_asgi(frame: bytes) -> Coroutine[Any, Any, None]:
-        sending = send({"type": "http.response.body", "body": frame, "more_body": True})
+        sending = send(_body_message(frame))
         return sending if isinstance(sending, Coroutine) else _awaiting(sending)
 
     cycle: Any = getattr(send, "__self__", None)
