@@ -84,6 +84,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.pages
 	$(PY) -m bench.codelab
+	$(PY) -m bench.targets
 
 # The code lab alone (issue 13): first output, a crowd of 20, a runner killed mid-run.
 bench-codelab: $(STAMP)

@@ -33,6 +33,56 @@ def build() -> Path | None:
     return BINARY
 
 
+# Viewers per client process: every process here may hold at most RLIMIT_NOFILE files
+# (20,000 on this machine, and only root may raise it), so larger crowds are split.
+PER_PROCESS = 9000
+
+
+class CLoadGroup:
+    """``count`` viewers split over as many C processes as the open-files limit needs,
+    all on the load core; their results are merged as if they were one client."""
+
+    def __init__(self, parts: list[CLoad]) -> None:
+        self.parts = parts
+        self.connect_seconds = max(p.connect_seconds for p in parts)
+
+    @classmethod
+    async def start(cls, *, count: int, **kwargs: Any) -> CLoadGroup:
+        sizes = [PER_PROCESS] * (count // PER_PROCESS)
+        if count % PER_PROCESS:
+            sizes.append(count % PER_PROCESS)
+        parts: list[CLoad] = []
+        try:
+            for size in sizes:
+                parts.append(await CLoad.start(count=size, **kwargs))
+        except BaseException:
+            for part in parts:
+                await part.stop()
+            raise
+        return cls(parts)
+
+    async def delivered(self) -> int:
+        return sum([await p.delivered() for p in self.parts])
+
+    def cpu_seconds(self) -> float:
+        return sum(p.cpu_seconds() for p in self.parts)
+
+    async def stop(self) -> dict[str, Any]:
+        results = [await p.stop() for p in self.parts]
+        merged: dict[int, list[Any]] = {}
+        for result in results:
+            for seq, copies, published, last in result.get("updates", []):
+                row = merged.setdefault(seq, [seq, 0, published, 0.0])
+                row[1] += copies
+                row[3] = max(row[3], last)
+        return {
+            "alive": sum(r.get("alive", 0) for r in results),
+            "updates": [merged[s] for s in sorted(merged)],
+            "samples": [x for r in results for x in r.get("samples", [])],
+            "processes": len(results),
+        }
+
+
 class CLoad:
     """``count`` viewers of ``path`` in one C process pinned to the load core."""
 

@@ -26,7 +26,7 @@ from typing import Any
 import redis
 
 from bench import floor
-from bench.cload import CLoad, build
+from bench.cload import CLoadGroup, build
 from bench.load import Recorder, close_all, connect_viewers
 from bench.servers import (
     LOAD_CORE,
@@ -38,6 +38,7 @@ from bench.servers import (
     nchan_missing,
     peer_venv_ready,
     pin,
+    start_edge,
     start_floor,
     start_nchan,
     start_ours,
@@ -48,13 +49,23 @@ from bench.stats import ms, percentile, ratio
 RESULTS = Path(__file__).resolve().parent / "results"
 PROFILE_DIR: Path | None = None
 C_CLIENT: Path | None = None  # bench/sseload.c built, or None: the Python client
-TARGETS = ("ours", "ours-asgi", "ours-2w", "floor", "nchan", "channels-core", "channels-pubsub")
+TARGETS = (
+    "ours",
+    "ours-asgi",
+    "ours-2w",
+    "floor",
+    "nchan",
+    "edge",
+    "channels-core",
+    "channels-pubsub",
+)
 LABELS = {
     "ours": "ours (hub + SSE, uvicorn)",
     "ours-asgi": "ours, plain ASGI send (LIVE_DIRECT_WRITE=off)",
     "ours-2w": "ours, 2 uvicorn workers",
     "floor": "floor: minimal uvloop SSE server",
     "nchan": "nginx + nchan, 1 worker",
+    "edge": "edge mode: nchan + our relay (LIVE_EDGE=nchan)",
     "channels-core": "Channels RedisChannelLayer (daphne)",
     "channels-pubsub": "Channels RedisPubSubChannelLayer (daphne)",
 }
@@ -74,7 +85,8 @@ class Plan:
     peer_max_viewers: int  # the Channels peers' largest fan-out
 
 
-FULL = Plan(2000, 0.002, 100, 100, 5.0, (1000, 5000, 10000, 20000), 50, 0.2, 10.0, 5000)
+# 19,000: the most one server process can hold here (20,000 open files per process).
+FULL = Plan(2000, 0.002, 100, 100, 5.0, (1000, 5000, 10000, 19000), 50, 0.2, 10.0, 5000)
 SMOKE = Plan(50, 0.002, 5, 20, 1.0, (20,), 5, 0.2, 2.0, 20)
 
 
@@ -105,6 +117,8 @@ def start(target: str, redis_url: str) -> Server:
         return start_floor(redis_url=redis_url)
     if target == "nchan":
         return start_nchan()
+    if target == "edge":
+        return start_edge(redis_url=redis_url)
     return start_peer(redis_url=redis_url, layer=target.removeprefix("channels-"))
 
 
@@ -286,7 +300,7 @@ async def measure(
         await asyncio.sleep(0.3)
         rss_before = server.rss_kb()
         if C_CLIENT is not None:
-            load = await CLoad.start(
+            load = await CLoadGroup.start(
                 binary=C_CLIENT,
                 host="127.0.0.1",
                 port=server.port,
@@ -446,19 +460,22 @@ def _side_by_side(rows: list[dict[str, Any]]) -> list[str]:
         return f"{a / b:.2f}x" if a is not None and b else "-"
 
     lines = [
-        "| viewers | floor us | nchan us | ours us | ours, plain ASGI us | plain ASGI / ours "
-        "(target <= 1.2x) | ours / nchan | KB per idle viewer: floor / nchan / ours |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| viewers | floor us | nchan us | edge mode us | ours us | ours, plain ASGI us | "
+        "plain ASGI / ours (target <= 1.2x) | ours / nchan | "
+        "KB per idle viewer: floor / nchan / ours |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, found in sorted(by_size.items()):
         floor_us, nchan_us = us(found.get("floor")), us(found.get("nchan"))
+        edge_us = us(found.get("edge"))
         ours_us, asgi_us = us(found.get("ours")), us(found.get("ours-asgi"))
         kb = " / ".join(
             str(found[t]["kb_per_viewer"]) if t in found else "-"
             for t in ("floor", "nchan", "ours")
         )
         lines.append(
-            f"| {size} | {_f(floor_us)} | {_f(nchan_us)} | {_f(ours_us)} | {_f(asgi_us)} | "
+            f"| {size} | {_f(floor_us)} | {_f(nchan_us)} | {_f(edge_us)} | {_f(ours_us)} | "
+            f"{_f(asgi_us)} | "
             f"{x(asgi_us, ours_us)} | {x(ours_us, nchan_us)} | {kb} |"
         )
     return lines
@@ -540,9 +557,9 @@ async def main_async(args: argparse.Namespace) -> int:
     skipped: list[str] = []
     why_not_nchan = nchan_missing()
     if why_not_nchan is None:
-        targets.append("nchan")
+        targets += ["nchan", "edge"]
     else:
-        skipped.append(f"{LABELS['nchan']}: not run, {why_not_nchan}")
+        skipped.append(f"{LABELS['nchan']} and {LABELS['edge']}: not run, {why_not_nchan}")
     global C_CLIENT
     try:
         C_CLIENT = None if args.python_client else build()

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -115,15 +115,23 @@ class Server:
     port: int
     log: Path
     cleanup: Callable[[], None] | None = None
+    # Processes that are part of this server (the edge's relay): counted and stopped too.
+    companions: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def _pids(self) -> list[int]:
+        pids = process_tree(self.proc.pid)
+        for companion in self.companions:
+            pids += process_tree(companion.pid)
+        return pids
 
     def rss_kb(self) -> int:
         """Resident memory of the server and its worker processes."""
-        return sum(_rss_kb(pid) for pid in process_tree(self.proc.pid))
+        return sum(_rss_kb(pid) for pid in self._pids())
 
     def cpu_split(self) -> tuple[float, float]:
         """User and system CPU seconds of the server and its worker processes."""
         user = system = 0.0
-        for pid in process_tree(self.proc.pid):
+        for pid in self._pids():
             u, s = process_cpu(pid)
             user, system = user + u, system + s
         return user, system
@@ -137,6 +145,13 @@ class Server:
         return tree[1:] or tree
 
     def stop(self) -> None:
+        for companion in self.companions:
+            if companion.poll() is None:
+                companion.terminate()
+                try:
+                    companion.wait(10)
+                except subprocess.TimeoutExpired:
+                    companion.kill()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -272,11 +287,13 @@ daemon off;
 master_process on;
 worker_processes {workers};
 worker_cpu_affinity {affinity};
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile 20000;
+# More connections than files: nchan takes connection slots beyond its sockets (19,900
+# were "not enough" at 18,655 subscribers); the sockets stay under the files limit.
 user root;
 pid {run}/nginx.pid;
 error_log {run}/error.log warn;
-events {{ worker_connections 60000; multi_accept on; }}
+events {{ worker_connections 30000; multi_accept on; }}
 http {{
   access_log off;
   client_body_temp_path {run}/body;
@@ -289,7 +306,7 @@ http {{
     location ~ ^/live/([^/]+)/stream$ {{
       nchan_subscriber eventsource;
       nchan_channel_id $1;
-      nchan_subscriber_first_message newest;
+      nchan_subscriber_first_message oldest;  # -1 crashed nchan (see deploy/nginx)
     }}
     location ~ ^/pub/([^/]+)$ {{
       allow 127.0.0.1;
@@ -302,6 +319,40 @@ http {{
   }}
 }}
 """
+
+
+def start_edge(*, redis_url: str) -> Server:
+    """Edge mode as deployed: nginx + nchan (one worker) holds the viewers, and
+    ``manage.py live_edge_relay`` (on the server core too, counted with it) relays every
+    ``live:<feed>`` PUBLISH to nchan's publisher."""
+    server = start_nchan()
+    env = os.environ | {
+        "REDIS_URL": redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{tempfile.mkdtemp(prefix='bench-edge-')}/db.sqlite3",
+        "PYTHONUNBUFFERED": "1",
+    }
+    relay = subprocess.Popen(
+        [sys.executable, "manage.py", "live_edge_relay", "--publish-url"]
+        + [f"http://127.0.0.1:{server.port}/pub/"],
+        cwd=ROOT,
+        env=env,
+        stdout=server.log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    pin(relay.pid, SERVER_CORE)
+    server.companions.append(relay)
+    server.name = "edge: nginx + nchan + the relay"
+    deadline = time.monotonic() + 60
+    while "Relaying" not in server.output():
+        if relay.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"the edge relay did not start:\n{server.output()}")
+        time.sleep(0.1)
+    time.sleep(0.5)  # its PSUBSCRIBE is confirmed before it says so; a margin for the log
+    return server
 
 
 def start_nchan(*, workers: int = 1) -> Server:
