@@ -299,26 +299,18 @@ async def measure(
     try:
         await asyncio.sleep(0.3)
         rss_before = server.rss_kb()
+        crowd: dict[str, Any] = {
+            "port": server.port,
+            "path": path,
+            "count": viewers,
+            "protocol": protocol,
+            "keep_samples": keep_samples,
+            "timeout": timeout,
+        }
         if C_CLIENT is not None:
-            load = await CLoadGroup.start(
-                binary=C_CLIENT,
-                host="127.0.0.1",
-                port=server.port,
-                path=path,
-                count=viewers,
-                protocol=protocol,
-                keep_samples=keep_samples,
-                timeout=timeout,
-            )
+            load = await CLoadGroup.start(binary=C_CLIENT, host="127.0.0.1", **crowd)
         else:
-            load = await PyLoad.start(
-                port=server.port,
-                path=path,
-                count=viewers,
-                protocol=protocol,
-                keep_samples=keep_samples,
-                timeout=timeout,
-            )
+            load = await PyLoad.start(**crowd)
         connect_seconds = load.connect_seconds
         await asyncio.sleep(1.0)  # let the server settle (viewer counts, GC)
         rss_idle = server.rss_kb()
