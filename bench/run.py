@@ -1,6 +1,7 @@
 """``make bench`` / ``python -m bench.run [--smoke]``: the live fan-out benchmarks.
 
-Starts what it measures (our site under uvicorn, the Channels peer under daphne, one
+Starts what it measures (our site under uvicorn, the floor, nginx + nchan, the edge mode,
+the Django peers: django-eventstream under uvicorn and Channels under daphne; one
 fresh server per measurement, pinned to core 0), drives it from this process pinned to
 core 1, stops everything by itself, and writes ``bench/results/<name>.md`` and ``.json``.
 """
@@ -39,6 +40,7 @@ from bench.servers import (
     peer_venv_ready,
     pin,
     start_edge,
+    start_eventstream,
     start_floor,
     start_nchan,
     start_ours,
@@ -48,6 +50,7 @@ from bench.stats import ms, percentile, ratio
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PROFILE_DIR: Path | None = None
+PEER_TARGETS = ("eventstream", "channels-core", "channels-pubsub")  # the Django peers
 C_CLIENT: Path | None = None  # bench/sseload.c built, or None: the Python client
 TARGETS = (
     "ours",
@@ -56,6 +59,7 @@ TARGETS = (
     "floor",
     "nchan",
     "edge",
+    "eventstream",
     "channels-core",
     "channels-pubsub",
 )
@@ -66,6 +70,7 @@ LABELS = {
     "floor": "floor: minimal uvloop SSE server",
     "nchan": "nginx + nchan, 1 worker",
     "edge": "edge mode: nchan + our relay (LIVE_EDGE=nchan)",
+    "eventstream": "django-eventstream 5 (uvicorn, EVENTSTREAM_REDIS)",
     "channels-core": "Channels RedisChannelLayer (daphne)",
     "channels-pubsub": "Channels RedisPubSubChannelLayer (daphne)",
 }
@@ -82,7 +87,7 @@ class Plan:
     fanout_updates: int
     fanout_interval: float
     settle: float  # seconds to wait after the last publish for stragglers
-    peer_max_viewers: int  # the Channels peers' largest fan-out
+    peer_max_viewers: int  # the Django peers' largest fan-out
 
 
 # 19,000: the most one server process can hold here (20,000 open files per process).
@@ -119,6 +124,8 @@ def start(target: str, redis_url: str) -> Server:
         return start_nchan()
     if target == "edge":
         return start_edge(redis_url=redis_url)
+    if target == "eventstream":
+        return start_eventstream(redis_url=redis_url)
     return start_peer(redis_url=redis_url, layer=target.removeprefix("channels-"))
 
 
@@ -133,7 +140,12 @@ def publish(
     size: int = 128,
 ) -> dict[str, Any]:
     """Run the publisher in its own process (on the load core) and wait for it."""
-    if not target.startswith("channels-"):
+    if target == "eventstream":
+        cmd = [str(PEER_PYTHON), str(PEERS / "publish_eventstream.py"), "--feed", feed]
+        cmd += ["--count", str(count), "--interval", str(interval), "--size", str(size)]
+        cwd = PEERS
+        env = os.environ | {"REDIS_URL": redis_url}
+    elif not target.startswith("channels-"):
         cmd = [
             sys.executable,
             "-m",
@@ -502,7 +514,7 @@ def _f(value: float | None) -> str:
 
 def _comparison(rows: list[dict[str, Any]], key: str, title: str) -> list[str]:
     lines = [
-        f"| {title} | viewers | ours | better Channels layer | peer / ours |",
+        f"| {title} | viewers | ours | best Django peer | peer / ours |",
         "|---|---:|---:|---:|---:|",
     ]
     by_size: dict[int, dict[str, dict[str, Any]]] = {}
@@ -513,7 +525,7 @@ def _comparison(rows: list[dict[str, Any]], key: str, title: str) -> list[str]:
         peers = [
             (r.get(key), t)
             for t, r in found.items()
-            if t.startswith("channels-") and r.get(key) is not None
+            if t in PEER_TARGETS and r.get(key) is not None
         ]
         best = min(peers) if peers else (None, "")
         label = LABELS.get(best[1], "no peer figure")
@@ -565,7 +577,7 @@ async def main_async(args: argparse.Namespace) -> int:
             + "; every row is measured with the Python client"
         )
     if args.no_peer:
-        print("bench: --no-peer, the Channels peer is left out", flush=True)
+        print("bench: --no-peer, the Django peers are left out", flush=True)
     elif (
         args.smoke
         and not peer_venv_ready()
@@ -577,7 +589,7 @@ async def main_async(args: argparse.Namespace) -> int:
         )
     else:
         ensure_peer_venv()
-        targets += ["channels-core", "channels-pubsub"]
+        targets += ["eventstream", "channels-core", "channels-pubsub"]
     for line in skipped:
         print(f"bench: skipped {line}", flush=True)
     if args.targets:
@@ -668,7 +680,7 @@ async def main_async(args: argparse.Namespace) -> int:
     fanout_rows = []
     for size in sizes if "fanout" not in skip else ():
         for target in targets:
-            if target.startswith("channels-") and size > plan.peer_max_viewers:
+            if target in PEER_TARGETS and size > plan.peer_max_viewers:
                 continue  # they lose most deliveries from 5,000 viewers on (see the table)
             row = await _catch(
                 lambda t=target, n=size: measure(
@@ -787,7 +799,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny numbers, under a minute")
     parser.add_argument("--out", help="results directory (default bench/results)")
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--no-peer", action="store_true", help="leave the Channels peer out")
+    parser.add_argument("--no-peer", action="store_true", help="leave the Django peers out")
     parser.add_argument("--max-viewers", type=int, default=0, help="cap the fan-out sizes")
     parser.add_argument("--sizes", help="fan-out sizes, comma separated (default by plan)")
     parser.add_argument("--targets", help="comma separated subset of " + ",".join(TARGETS))

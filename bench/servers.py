@@ -49,7 +49,7 @@ def ensure_peer_venv() -> None:
     """Create ``bench/peers/.venv`` from the pinned requirements (once)."""
     if peer_venv_ready():
         return
-    print("bench: installing the Channels peer into bench/peers/.venv ...", flush=True)
+    print("bench: installing the Django peers into bench/peers/.venv ...", flush=True)
     if not PEER_PYTHON.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
     subprocess.run(
@@ -381,6 +381,33 @@ def start_nchan(*, workers: int = 1) -> Server:
         log,
         cleanup=lambda: shutil.rmtree(run, ignore_errors=True),
     )
+    _wait_port(server)
+    return server
+
+
+def start_eventstream(*, redis_url: str) -> Server:
+    """``bench/peers/eventstream_app``: django-eventstream 5 under uvicorn (one worker,
+    pinned), with EVENTSTREAM_REDIS pointing at the same Redis."""
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="bench-eventstream-", suffix=".log")[1])
+    env = os.environ | {
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "eventstream_app.settings",
+        "PYTHONPATH": str(PEERS),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.Popen(
+        [str(PEER_VENV / "bin" / "uvicorn"), "eventstream_app.asgi:application"]
+        + ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        + ["--log-level", "warning", "--backlog", "4096", "--timeout-graceful-shutdown", "2"],
+        cwd=PEERS,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    pin(proc.pid, SERVER_CORE)
+    server = Server("django-eventstream (uvicorn)", proc, port, log)
     _wait_port(server)
     return server
 
