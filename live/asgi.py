@@ -27,6 +27,7 @@ from importlib import metadata
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.http.request import split_domain_port, validate_host
 
 from learnsite import broker, requestlog, streaming
@@ -66,15 +67,37 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+# Per process, what does not change between requests: the Host headers seen and whether
+# each is allowed, and the security headers (secure or not). Emptied when a setting
+# changes (tests). A join storm of 19,000 viewers built these 19,000 times.
+_HOSTS: dict[str, bool] = {}
+_SECURITY: dict[bool, list[tuple[bytes, bytes]]] = {}
+_HOSTS_MAX = 64  # a client may send any Host: only so many answers are kept
+
+
+def _forget(**_kwargs: Any) -> None:
+    _HOSTS.clear()
+    _SECURITY.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="live.asgi.forget")
+
+
 def _host_allowed(scope: Scope) -> bool:
     """What ``HttpRequest.get_host()`` checks, for a request Django never sees."""
     host = _header(scope, b"x-forwarded-host") if settings.USE_X_FORWARDED_HOST else None
     host = host or _header(scope, b"host") or ""
+    known = _HOSTS.get(host)
+    if known is not None:
+        return known
     allowed = list(settings.ALLOWED_HOSTS)
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
     domain, _port = split_domain_port(host)
-    return bool(domain) and validate_host(domain, allowed)
+    answer = bool(domain) and validate_host(domain, allowed)
+    if len(_HOSTS) < _HOSTS_MAX:
+        _HOSTS[host] = answer
+    return answer
 
 
 def _is_secure(scope: Scope) -> bool:
@@ -91,6 +114,14 @@ def _is_secure(scope: Scope) -> bool:
 def _security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     """The headers Django's SecurityMiddleware, XFrameOptionsMiddleware and our
     ``security_headers_middleware`` put on every page (tests compare them with a page's)."""
+    secure = _is_secure(scope)
+    kept = _SECURITY.get(secure)
+    if kept is None:
+        kept = _SECURITY[secure] = _build_security_headers(secure)
+    return list(kept)
+
+
+def _build_security_headers(secure: bool) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-security-policy", str(settings.CONTENT_SECURITY_POLICY).encode())]
     headers.append((b"permissions-policy", b"camera=(), microphone=(), geolocation=()"))
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
@@ -107,7 +138,7 @@ def _security_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
             )
         )
     headers.append((b"x-frame-options", str(settings.X_FRAME_OPTIONS).encode()))
-    if settings.SECURE_HSTS_SECONDS and _is_secure(scope):
+    if settings.SECURE_HSTS_SECONDS and secure:
         hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
         if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
             hsts += "; includeSubDomains"
