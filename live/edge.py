@@ -28,7 +28,8 @@ from urllib.parse import urlsplit
 import redis
 
 from learnsite import broker
-from live.feeds import FEED_PATTERN, FEEDS_KEY, state_key
+from live.feeds import FEED_PATTERN, FEEDS_KEY, STATE_TTL_SECONDS, state_key
+from live.source import STORE_IF_NEWER
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class EdgeError(RuntimeError):
 class RelayCounts:
     relayed: int = 0
     states: int = 0
+    stored: int = 0  # bodies written back as the feed's state (a raw PUBLISH writes none)
     failed: int = 0
     reconnects: int = 0
 
@@ -133,6 +135,7 @@ def relay(
     while not stop.is_set():
         client = broker.new_client(socket_timeout=None)
         pubsub: Any = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        store: Any = client.register_script(STORE_IF_NEWER)
         try:
             pubsub.psubscribe(PATTERN)
             # Confirmed before the states are read: an update published in between is
@@ -151,12 +154,18 @@ def relay(
                 feed = feed_of(message["channel"])
                 if feed is None:
                     continue
+                body = bytes(message["data"])
                 try:
-                    edge.publish(feed, bytes(message["data"]))
+                    edge.publish(feed, body)
                     counts.relayed += 1
                 except EdgeError as exc:
                     counts.failed += 1
                     logger.warning("live edge: dropped an update of %s: %s", feed, exc)
+                # What the site's hub does for what it hears (live/source.py), since in
+                # edge mode no hub listens: a raw PUBLISH becomes the feed's state too,
+                # unless the stored one is newer (every relay may write; they agree).
+                if store(keys=[state_key(feed), FEEDS_KEY], args=[body, STATE_TTL_SECONDS, feed]):
+                    counts.stored += 1
         except broker.UNAVAILABLE_ERRORS as exc:
             counts.reconnects += 1
             logger.warning(

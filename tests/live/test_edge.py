@@ -118,6 +118,18 @@ def test_states_first_then_every_message_unchanged_and_a_refusal_is_counted(
     ]
     assert counts.failed >= 1
     assert not thread.is_alive()
+    # In edge mode no hub listens, so the relay writes each body back as the feed's
+    # state (a raw PUBLISH stores none), refused by the edge or not; an older seq does not
+    # replace a newer one.
+    check = redis.Redis.from_url(redis_url)
+    try:
+        assert check.get(f"live:{live}:state") == b'{"seq":2}'
+        assert check.get(f"live:{refused}:state") == b'{"seq":1}'
+        check.publish(f"live:{live}", b'{"seq":1,"text":"late and old"}')
+        assert check.get(f"live:{live}:state") == b'{"seq":2}'
+        assert check.sismember("live:feeds", live)
+    finally:
+        check.close()
 
 
 def test_an_edge_that_is_gone_raises_a_clear_error() -> None:
