@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 PATTERN = "live:*"
 RECONNECT_SECONDS = 1.0
+SOCKET_TIMEOUT = 5.0
 
 
 class EdgeError(RuntimeError):
@@ -133,7 +134,9 @@ def relay(
     stop = stop or threading.Event()
     counts = counts or RelayCounts()
     while not stop.is_set():
-        client = broker.new_client(socket_timeout=None)
+        # A socket timeout: a Redis that stalls (not closed, just silent) must not hang
+        # the state reads and writes for good; the reconnection below starts over.
+        client = broker.new_client(socket_timeout=SOCKET_TIMEOUT)
         pubsub: Any = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         store: Any = client.register_script(STORE_IF_NEWER)
         try:
@@ -164,8 +167,13 @@ def relay(
                 # What the site's hub does for what it hears (live/source.py), since in
                 # edge mode no hub listens: a raw PUBLISH becomes the feed's state too,
                 # unless the stored one is newer (every relay may write; they agree).
-                if store(keys=[state_key(feed), FEEDS_KEY], args=[body, STATE_TTL_SECONDS, feed]):
-                    counts.stored += 1
+                try:
+                    if store(
+                        keys=[state_key(feed), FEEDS_KEY], args=[body, STATE_TTL_SECONDS, feed]
+                    ):
+                        counts.stored += 1
+                except redis.ResponseError as exc:  # OOM, READONLY: the relay goes on
+                    logger.warning("live edge: could not store the state of %s: %s", feed, exc)
         except broker.UNAVAILABLE_ERRORS as exc:
             counts.reconnects += 1
             logger.warning(

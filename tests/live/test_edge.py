@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import redis
@@ -138,3 +139,37 @@ def test_an_edge_that_is_gone_raises_a_clear_error() -> None:
     edge = EdgePublisher(f"http://127.0.0.1:{port}/pub/", timeout=2)
     with pytest.raises(EdgeError, match=f"127.0.0.1:{port}"):
         edge.publish("demo", b"{}")
+
+
+def test_the_relay_outlives_a_redis_that_restarts(edge_stub: Recorder, private_redis: Any) -> None:
+    """Redis killed under the relay: it reconnects by itself, sends the states again, and
+    relays what is published after; nothing is left running once it is stopped."""
+    from live import edge as edge_module
+
+    client = redis.Redis.from_url(private_redis.url)
+    edge = EdgePublisher(f"http://127.0.0.1:{edge_stub.server_address[1]}/pub/")
+    stop, ready, counts = threading.Event(), threading.Event(), RelayCounts()
+    original = edge_module.broker.new_client
+
+    def on_private(**kwargs: Any) -> redis.Redis:
+        return redis.Redis.from_url(private_redis.url, **kwargs)
+
+    edge_module.broker.new_client = on_private  # type: ignore[assignment]
+    thread = threading.Thread(
+        target=relay, args=(edge,), kwargs={"stop": stop, "ready": ready, "counts": counts}
+    )
+    thread.start()
+    try:
+        assert ready.wait(20)
+        private_redis.restart(down_for=0.5)
+        client = redis.Redis.from_url(private_redis.url)
+        assert _wait(lambda: counts.reconnects >= 1, 20), "the relay did not notice"
+        assert _wait(lambda: client.pubsub_numpat() == 1, 20), "it did not subscribe again"
+        client.publish("live:after-restart", b'{"seq":1}')
+        assert _wait(lambda: ("/pub/after-restart", b'{"seq":1}') in edge_stub.posts, 20)
+    finally:
+        stop.set()
+        thread.join(15)
+        edge_module.broker.new_client = original  # type: ignore[assignment]
+        client.close()
+    assert not thread.is_alive()
