@@ -6,7 +6,8 @@ migrated SQLite database. ``wrk`` (a C client; ``apt-get install wrk``) drives i
 at concurrency 20. Rows, side by side in one run:
 
 - the bare floor: Django with no middleware returning the lesson page's HTML (fetched from
-  the site first, so the size is the same) from an async and from a sync view;
+  the site first, so the size is the same) from an async and from a sync view, under
+  Django's ASGI handler and (async) under the site's (``learnsite/asgihandler.py``);
 - the site's whole stack (its ASGI layers and ``MIDDLEWARE``) around that same string;
 - the home page and a lesson page, without cookies and with a learner's session (one that
   has marked the lesson read).
@@ -179,6 +180,8 @@ ROWS: tuple[tuple[str, str, str, bool], ...] = (
     # (name, server, path, with the learner's session cookie)
     ("bare Django view, async (no middleware)", "bare", "/_bench/static-async", False),
     ("bare Django view, sync (no middleware)", "bare", "/_bench/static-sync", False),
+    # Django's handler starts two threads per request; the site's lends one of its own.
+    ("bare view, async, under the site's ASGI handler", "bare-site", "/_bench/static-async", False),
     ("site stack + the same string (async view)", "site", "/_bench/static-async", False),
     ("home page, cookie-less", "site", "/", False),
     ("home page, with a session", "site", "/", True),
@@ -273,6 +276,12 @@ def run(plan: Plan, out: Path, redis_url: str) -> list[dict[str, Any]]:
             "bare",
             settings="bench.pages_bare_settings",
             app=["--factory", "django.core.asgi:get_asgi_application"],
+            env=env,
+        )
+        servers["bare-site"] = start(
+            "bare-site",
+            settings="bench.pages_bare_settings",
+            app=["--factory", "learnsite.asgihandler:get_asgi_application"],
             env=env,
         )
         runs: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in ROWS}

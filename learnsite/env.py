@@ -44,6 +44,13 @@ def _int(name: str, default: int) -> int:
         raise EnvError(f"{name}={raw!r} is not a whole number") from None
 
 
+def _int_at_least(name: str, default: int, least: int) -> int:
+    value = _int(name, default)
+    if value < least:
+        raise EnvError(f"{name}={value} is too small: give a whole number from {least} up")
+    return value
+
+
 def _networks(name: str) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     entries = tuple(e.strip() for e in raw.split(",") if e.strip())
@@ -131,6 +138,10 @@ class Environment:
     # PostgreSQL connection pool per worker process (Django's psycopg pool).
     db_pool_min: int
     db_pool_max: int
+    # Long-lived threads per worker process that run the requests' sync work (views, the
+    # ORM), one lent per request (learnsite/asgihandler.py); each keeps its own database
+    # connection.
+    sync_threads: int
     # PostgreSQL: seconds a statement waits for a lock, and runs at all, before it fails
     # (an OperationalError: the learner sees 503 "try again" instead of a hung page).
     db_lock_timeout: int
@@ -199,6 +210,7 @@ def read() -> Environment:
         secure_ssl_redirect=_bool("SECURE_SSL_REDIRECT", False),
         db_pool_min=_int("DB_POOL_MIN", 2),
         db_pool_max=_int("DB_POOL_MAX", 20),
+        sync_threads=_int_at_least("SYNC_THREADS", 8, 1),
         db_lock_timeout=_int("DB_LOCK_TIMEOUT", 5),
         db_statement_timeout=_int("DB_STATEMENT_TIMEOUT", 15),
         trusted_proxies=_networks("TRUSTED_PROXIES"),

@@ -89,9 +89,9 @@ TEMPLATES = [
 if ENV.database_url:
     DATABASES = {"default": dj_database_url.parse(ENV.database_url, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Under ASGI every sync view runs in a thread of its own; persistent connections
-        # would be one per thread and exhaust PostgreSQL's max_connections under load. A
-        # pool per process bounds them: DB_POOL_MAX x workers x hosts < max_connections.
+        # A pool per process bounds the connections (DB_POOL_MAX x workers x hosts <
+        # max_connections) and lends one to whichever sync thread runs a request
+        # (SYNC_THREADS, learnsite/asgihandler.py); Django allows no CONN_MAX_AGE with it.
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": ENV.db_pool_min,
             "max_size": ENV.db_pool_max,
@@ -111,6 +111,10 @@ if ENV.database_url:
             f"-c statement_timeout={ENV.db_statement_timeout * 1000} "
             + DATABASES["default"]["OPTIONS"].get("options", "")
         ).strip()
+    else:
+        # One connection per sync thread, kept across requests (learnsite/asgihandler.py).
+        DATABASES["default"]["CONN_MAX_AGE"] = 600
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {
@@ -123,9 +127,14 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # One connection per sync thread, kept across requests (learnsite/asgihandler.py).
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads per worker process that run the requests' sync work, one lent per request.
+SYNC_THREADS = ENV.sync_threads
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -54,6 +54,8 @@ async def _serve(handler: ASGIHandler, path: str, headers: list[tuple[bytes, byt
         "server": ("testserver", 80),
     }
     await asyncio.wait_for(handler(scope, receive, send), 30)
+    if isinstance(handler, CycleFreeASGIHandler):
+        handler.sync_threads.wait_idle()  # the response's closers are queued on its thread
     return int(sent[0]["status"])
 
 

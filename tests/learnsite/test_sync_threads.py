@@ -1,0 +1,203 @@
+"""The ASGI handler's long-lived sync threads (learnsite/asgihandler.py, issue 16).
+
+Django's own handler starts a thread per request for its sync work and another to join it;
+ours lends each request one of ``SYNC_THREADS`` threads. What must still hold: a request's
+sync work runs on one thread, after ``request_started`` and before its response's closers;
+requests on different threads run side by side; a failing bookend is logged and the next
+request is served; a thread's database connection outlives the request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import pytest
+from django.core import signals
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+from learnsite.asgihandler import CycleFreeASGIHandler
+from learnsite.env import EnvError, read
+
+seen: list[tuple[str, int]] = []  # (what, thread ident), in the order it happened
+gate = threading.Event()
+
+
+def where(request: HttpRequest) -> HttpResponse:
+    seen.append(("view", threading.get_ident()))
+    response = HttpResponse(str(threading.get_ident()))
+    response._resource_closers.append(lambda: seen.append(("closed", threading.get_ident())))  # type: ignore[attr-defined]
+    return response
+
+
+def waits(request: HttpRequest) -> HttpResponse:
+    # Holds its thread until another request (on another thread) opens the gate.
+    return HttpResponse("opened" if gate.wait(20) else "never opened")
+
+
+def opens(request: HttpRequest) -> HttpResponse:
+    gate.set()
+    return HttpResponse("open")
+
+
+def database(request: HttpRequest) -> HttpResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse(str(id(connection.connection)))
+
+
+urlpatterns = [
+    path("where/", where),
+    path("waits/", waits),
+    path("opens/", opens),
+    path("database/", database),
+]
+
+
+def _started(sender: Any, **kwargs: Any) -> None:
+    seen.append(("started", threading.get_ident()))
+
+
+async def _get(handler: CycleFreeASGIHandler, url: str) -> tuple[int, bytes]:
+    sent: list[dict[str, Any]] = []
+    done = asyncio.Event()
+    first = True
+
+    async def receive() -> dict[str, Any]:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            done.set()
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": url,
+        "raw_path": url.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    await asyncio.wait_for(handler(scope, receive, send), 30)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(sent[0]["status"]), body
+
+
+@pytest.fixture
+def handler(settings: Any) -> Any:
+    settings.ROOT_URLCONF = __name__
+    seen.clear()
+    gate.clear()
+    signals.request_started.connect(_started)
+    made: list[CycleFreeASGIHandler] = []
+
+    def make(threads: int) -> CycleFreeASGIHandler:
+        made.append(CycleFreeASGIHandler(threads))
+        return made[-1]
+
+    yield make
+    signals.request_started.disconnect(_started)
+    for each in made:
+        each.sync_threads.wait_idle()
+        for executor in each.sync_threads.executors:
+            executor.shutdown()
+
+
+def test_a_request_runs_its_sync_work_on_one_thread_between_its_bookends(handler: Any) -> None:
+    serve = handler(2)
+
+    async def three() -> list[tuple[int, bytes]]:
+        return [await _get(serve, "/where/") for _ in range(3)]
+
+    answers = asyncio.run(three())
+    serve.sync_threads.wait_idle()
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert [what for what, _ in seen] == ["started", "view", "closed"] * 3
+    for n in range(3):
+        # started, view, closed of one request: one thread, the one the view answered from
+        (_, a), (_, b), (_, c) = seen[3 * n : 3 * n + 3]
+        assert a == b == c == int(answers[n][1])
+    # Sequential requests on an idle pool get the same long-lived thread, never a new one.
+    assert len({int(body) for _, body in answers}) == 1
+    assert int(answers[0][1]) != threading.get_ident()
+
+
+def test_no_thread_is_started_per_request(handler: Any) -> None:
+    serve = handler(3)
+
+    async def many(n: int) -> None:
+        await asyncio.gather(*(_get(serve, "/where/") for _ in range(n)))
+
+    asyncio.run(many(3))  # every pooled thread has started
+    serve.sync_threads.wait_idle()
+    before = {t.ident for t in threading.enumerate()}
+    asyncio.run(many(30))
+    serve.sync_threads.wait_idle()
+    assert {t.ident for t in threading.enumerate()} == before
+    assert len({ident for what, ident in seen if what == "view"}) == 3
+
+
+def test_requests_on_different_threads_run_side_by_side(handler: Any) -> None:
+    # One thread would deadlock: /waits/ holds it until /opens/ has run.
+    serve = handler(2)
+
+    async def both() -> list[tuple[int, bytes]]:
+        waiting = asyncio.create_task(_get(serve, "/waits/"))
+        await asyncio.sleep(0.05)
+        opened = await _get(serve, "/opens/")
+        return [await waiting, opened]
+
+    assert asyncio.run(both()) == [(200, b"opened"), (200, b"open")]
+
+
+def test_a_failing_bookend_is_logged_and_the_next_request_served(
+    handler: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    serve = handler(1)
+
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a receiver that fails")
+
+    signals.request_finished.connect(broken)
+    try:
+        with caplog.at_level(logging.ERROR, logger="learnsite.asgihandler"):
+            assert asyncio.run(_get(serve, "/where/"))[0] == 200
+            serve.sync_threads.wait_idle()
+    finally:
+        signals.request_finished.disconnect(broken)
+    assert "failed at the end of a request" in caplog.text
+    assert "a receiver that fails" in caplog.text
+    assert asyncio.run(_get(serve, "/where/"))[0] == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_thread_keeps_its_database_connection(handler: Any, settings: Any) -> None:
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] > 0
+    serve = handler(1)
+
+    async def two() -> list[tuple[int, bytes]]:
+        return [await _get(serve, "/database/") for _ in range(2)]
+
+    first, second = asyncio.run(two())
+    assert first[0] == second[0] == 200
+    assert first[1] == second[1]  # the same connection object, not a new one per request
+
+
+def test_sync_threads_must_be_at_least_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNC_THREADS", "0")
+    with pytest.raises(EnvError, match="SYNC_THREADS=0 is too small"):
+        read()
