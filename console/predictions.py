@@ -58,7 +58,22 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return (stat.st_mtime_ns, stat.st_size)
 
 
+_settled: list[tuple[object, _Loaded]] = []  # (CONTENT_DIR, what was read) without reloads
+
+
 def _load() -> _Loaded:
+    """The predictions; re-read when the file changes in development only (like the
+    course, ``lessons.loader.get_course``): a page asks for each of its boxes, and a
+    ``stat()`` per ask was a tenth of a cookie-less lesson page's view (issue 16)."""
+    content_dir = settings.CONTENT_DIR
+    if not settings.CONTENT_AUTO_RELOAD and _settled and _settled[0][0] == content_dir:
+        return _settled[0][1]
+    loaded = _read()
+    _settled[:] = [(content_dir, loaded)]
+    return loaded
+
+
+def _read() -> _Loaded:
     path = predictions_file()
     stamp = _stamp(path)
     with _lock:
@@ -138,7 +153,8 @@ def content_errors() -> list[ContentError]:
     from console.experiments import EXPERIMENTS
 
     path = predictions_file()
-    loaded = _load()
+    loaded = _read()  # fresh from disk, as the lessons' content_errors
+    _settled[:] = [(settings.CONTENT_DIR, loaded)]
     errors = list(loaded.problems)
     for prediction in loaded.predictions.values():
         if prediction.id not in EXPERIMENTS:

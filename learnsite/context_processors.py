@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from django.middleware.csrf import get_token
 from django.utils.functional import SimpleLazyObject
 
 from learnsite import broker
+from learnsite.csrftoken import get_token
 
 _PAGE_TOKEN = "_learnsite_page_csrf_token"
 

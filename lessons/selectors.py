@@ -123,10 +123,14 @@ def _render_embed(
             context.update(extra)
             return render_to_string(embed.template, context, request=request)
 
-        if embed.kept_by is None:
+        reader = embed.kept_by(request, use) if embed.kept_by is not None else None
+        if reader is None:
             return render({})
-        key = (embed.name, use.arg, lesson.slug, lesson.html, embed.kept_by(request, use))
+        key = (embed.name, use.arg, lesson.slug, lesson.html, reader)
         html = settled.kept_piece(key, lambda: render({"csrf_token": settled.CSRF_SLOT}))
+        if embed.fill is not None:
+            for marker, own in embed.fill(request, use).items():
+                html = html.replace(marker, own)
         return html.replace(settled.CSRF_SLOT, page_csrf_token(request))
     except Exception:
         # An embed belongs to another app; if it breaks, the lesson must still be readable.

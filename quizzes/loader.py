@@ -241,15 +241,14 @@ def _fingerprint(content_dir: Path) -> tuple[tuple[str, int, int], ...]:
 def get_bank() -> QuizBank:
     """The validated quiz bank; re-read when the files change (in development). Raises the
     first ContentError when the content is invalid (the content check reports them all)."""
+    kept: QuizBank | None = _cache.get("bank")
+    if kept is not None and not settings.CONTENT_AUTO_RELOAD:
+        return kept
     content_dir = Path(settings.CONTENT_DIR)
     with _lock:
-        key = _cache.get("key")
-        if key is not None and not settings.CONTENT_AUTO_RELOAD:
-            bank: QuizBank = _cache["bank"]
-            return bank
         fingerprint = (str(content_dir), _fingerprint(content_dir))
-        if key == fingerprint:
-            bank = _cache["bank"]
+        if _cache.get("key") == fingerprint:
+            bank: QuizBank = _cache["bank"]
             return bank
         bank, problems = load_bank(content_dir, course_lessons())
         if problems:

@@ -170,6 +170,53 @@ def _learner_key(request: HttpRequest, learner: Learner | None) -> str:
     return learner.key if learner is not None else learner_key_peek(request)
 
 
+_LATEST = "_quizzes_latest_attempts"
+_NEW_ROUND = "_quizzes_new_rounds"
+
+
+def _latest(request: HttpRequest, learner: Learner | None, lesson_slug: str) -> QuizAttempt | None:
+    """The learner's latest round of the set, asked once per request (a lesson page asks
+    for the key of its kept practice set, its context and its questions)."""
+    if learner is None:
+        return None
+    kept: dict[tuple[int, str], QuizAttempt | None] = request.__dict__.setdefault(_LATEST, {})
+    asked = (learner.pk, lesson_slug)
+    if asked not in kept:
+        kept[asked] = selectors.attempt_latest(learner=learner, lesson_slug=lesson_slug)
+    return kept[asked]
+
+
+def _unsaved(request: HttpRequest, learner: Learner | None, practice: PracticeSet) -> QuizAttempt:
+    """The round shown before the first answer creates it: its order from the first seed."""
+    return QuizAttempt(
+        kind=QuizAttempt.Kind.PRACTICE,
+        lesson_slug=practice.lesson_slug,
+        seed=first_seed(
+            learner_key=_learner_key(request, learner), scope=f"practice:{practice.lesson_slug}"
+        ),
+        total=len(practice.questions),
+    )
+
+
+def new_round(*, request: HttpRequest, lesson_slug: str) -> tuple[PracticeSet, QuizAttempt] | None:
+    """The lesson's practice set and the unsaved round this reader is shown, when they have
+    no round of it yet (every reader without a learner): everything of the set but its
+    questions' order is then the same for all of them. None when they have a round, or
+    the lesson has no set."""
+    kept: dict[str, tuple[PracticeSet, QuizAttempt] | None]
+    kept = request.__dict__.setdefault(_NEW_ROUND, {})
+    if lesson_slug in kept:
+        return kept[lesson_slug]
+    practice = get_bank().practice_set(lesson_slug)
+    learner = learner_find(request=request)
+    if practice is None or _latest(request, learner, lesson_slug) is not None:
+        found = None
+    else:
+        found = practice, _unsaved(request, learner, practice)
+    kept[lesson_slug] = found
+    return found
+
+
 def practice_page(*, request: HttpRequest, lesson_slug: str) -> dict[str, Any]:
     """The practice set of a lesson with this learner's current attempt, for the quiz page
     and the end of the lesson. Only reads: before the first answer, the round shown is an
@@ -179,18 +226,7 @@ def practice_page(*, request: HttpRequest, lesson_slug: str) -> dict[str, Any]:
     if practice is None:
         raise Http404("No practice set for this lesson.")
     learner = learner_find(request=request)
-    attempt = (
-        selectors.attempt_latest(learner=learner, lesson_slug=lesson_slug) if learner else None
-    )
-    if attempt is None:
-        attempt = QuizAttempt(
-            kind=QuizAttempt.Kind.PRACTICE,
-            lesson_slug=lesson_slug,
-            seed=first_seed(
-                learner_key=_learner_key(request, learner), scope=f"practice:{lesson_slug}"
-            ),
-            total=len(practice.questions),
-        )
+    attempt = _latest(request, learner, lesson_slug) or _unsaved(request, learner, practice)
     answers = selectors.attempt_answers(attempt=attempt) if attempt.pk is not None else {}
     return {
         "practice": practice,

@@ -29,6 +29,7 @@ class SandboxConfig(AppConfig):
     def ready(self) -> None:
         from learnsite import multiplex
         from learnsite.content.embeds import Embed, register
+        from sandbox import pages
 
         # Playground panels and chat rooms may share the page's one stream (/streams/).
         multiplex.allow("sandbox:stream", "sandbox:chat_events")
@@ -36,7 +37,16 @@ class SandboxConfig(AppConfig):
         # chat: the argument names the page's room (every tab of the page joins it, and
         # ``?room=`` in the URL overrides it); without one the embed offers a new room.
         register(Embed("chat", "sandbox/embeds/chat.html", arg="optional", validate=_room_problems))
-        register(Embed("playground", "sandbox/embeds/playground.html"))
+        # The same HTML for every reader but their prefix: kept once, the prefix put in.
+        register(
+            Embed(
+                "playground",
+                "sandbox/embeds/playground.html",
+                context=pages.playground_embed_context,
+                kept_by=pages.playground_embed_key,
+                fill=pages.playground_embed_fill,
+            )
+        )
         register(Embed("blocking-demo", "sandbox/embeds/blocking_demo.html"))
         # The worker embeds of lessons 7 and 8 (sandbox.workers).
         register(Embed("queue-workers", "sandbox/embeds/queue_workers.html"))

@@ -4,16 +4,19 @@ one (``learner_key_peek``) and nothing is written."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from learnsite.content.embeds import EmbedUse
 from learnsite.learners import learner_key_peek
 from sandbox import chat_seats, limits, names
 from sandbox.demo import runs
@@ -32,15 +35,36 @@ LAST_NICK_SESSION_KEY = "sandbox_chat_nick"
 
 
 def playground_context(request: HttpRequest) -> dict[str, Any]:
-    learner = learner_key_peek(request)
+    return _playground(names.prefix_for(learner_key_peek(request)))
+
+
+def _playground(prefix: str) -> dict[str, Any]:
     return {
-        "prefix": names.prefix_for(learner),
+        "prefix": prefix,
         "panels_max": limits.PANELS_MAX,
         "channel_max": names.CHANNEL_MAX,
         "message_max": limits.MESSAGE_MAX,
         "publish_rate": limits.PUBLISH_RATE,
         "publish_window": limits.PUBLISH_WINDOW,
     }
+
+
+# The lesson embed is the same for every reader but for their prefix: rendered once with
+# this marker in its place, each request puts its reader's own prefix in (issue 16).
+PREFIX_MARKER = "sandbox-prefix-marker-3e9a71c4"
+
+
+def playground_embed_key(request: HttpRequest, use: EmbedUse) -> Hashable:
+    return "every reader"
+
+
+def playground_embed_context(request: HttpRequest, use: EmbedUse) -> dict[str, Any]:
+    return {"sb": _playground(PREFIX_MARKER)}
+
+
+def playground_embed_fill(request: HttpRequest, use: EmbedUse) -> dict[str, str]:
+    # A prefix is "sandbox:" and 16 hex digits: nothing in it to escape, escaped anyway.
+    return {PREFIX_MARKER: escape(names.prefix_for(learner_key_peek(request)))}
 
 
 def highlighted(source: str) -> SafeString:

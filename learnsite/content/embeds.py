@@ -36,9 +36,13 @@ Validator = Callable[[EmbedUse], list[str]]
 ContextBuilder = Callable[[HttpRequest, EmbedUse], Mapping[str, object]]
 # Whether this request may see what the use holds back (see ``Embed.holds_output``). Reads.
 Revealer = Callable[[HttpRequest, EmbedUse], bool]
-# Everything a use's HTML depends on for this reader besides the lesson text and the CSRF
-# token (see ``Embed.kept_by``). Reads.
-KeyBuilder = Callable[[HttpRequest, EmbedUse], Hashable]
+# Everything a use's HTML depends on for this reader besides the lesson text, the CSRF
+# token and what ``Embed.fill`` puts in; None: this reader's HTML is not kept (see
+# ``Embed.kept_by``). Reads.
+KeyBuilder = Callable[[HttpRequest, EmbedUse], Hashable | None]
+# This reader's own strings for the markers a kept piece holds (see ``Embed.fill``): HTML,
+# put in as it is. Reads.
+Filler = Callable[[HttpRequest, EmbedUse], Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,22 @@ class Embed:
     static: bool = False
     # For a piece that depends on the reader in a few ways: their key (for example their
     # locked predictions). The lesson renders it once per key (``context`` runs only then)
-    # and keeps the HTML; readers in the same state share it.
+    # and keeps the HTML; readers in the same state share it. A key of None renders this
+    # reader's piece for them alone.
     kept_by: KeyBuilder | None = None
+    # For a kept piece that also shows each reader something of their own (their sandbox
+    # prefix, their order of a quiz's options): ``context`` gives markers in its place, the
+    # kept HTML holds them, and each request puts in what ``fill`` returns for them.
+    fill: Filler | None = None
 
     def __post_init__(self) -> None:
         if self.static and (self.context is not None or self.reveal is not None):
             raise ImproperlyConfigured(
                 f'embed "{self.name}" is static: it cannot have a per-request context or reveal'
+            )
+        if self.fill is not None and self.kept_by is None:
+            raise ImproperlyConfigured(
+                f'embed "{self.name}" has a fill but no kept_by: only a kept piece has markers'
             )
 
     def line_problem(self, arg: str | None) -> str | None:

@@ -17,14 +17,6 @@ def sandbox_uid(prefix: str = "sb") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
-@register.simple_tag(takes_context=True)
-def sandbox_playground(context: template.Context) -> dict[str, Any]:
-    from sandbox.pages import playground_context
-
-    request: HttpRequest = context["request"]
-    return playground_context(request)
-
-
 @register.simple_tag
 def sandbox_demo() -> dict[str, Any]:
     from sandbox.pages import demo_context

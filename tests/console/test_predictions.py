@@ -157,3 +157,27 @@ def test_each_experiment_result_is_exactly_one_choice(redis_url: str, ns: str, i
     outcome = run_async(EXPERIMENTS[ident](Namespace((ns + "0000")[:16])))
     assert sum(choice_matches(c, outcome.actual) for c in prediction.choices) == 1
     assert outcome.actual in outcome.transcript
+
+
+def test_the_file_is_read_once_in_production_and_followed_in_development(
+    content: Path, settings: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lesson page asks for each prediction box: without CONTENT_AUTO_RELOAD the file is
+    not looked at again (a stat per ask was a tenth of the page's view); with it, an
+    edited file is read anew."""
+    write(content, GOOD)
+    looks: list[Path] = []
+    stamp = predictions._stamp
+    monkeypatch.setattr(predictions, "_stamp", lambda path: looks.append(path) or stamp(path))
+    settings.CONTENT_AUTO_RELOAD = False  # type: ignore[attr-defined]
+    assert predictions.get_prediction("publish-count") is not None
+    looks.clear()
+    for _ in range(5):
+        assert predictions.get_prediction("publish-count") is not None
+    assert looks == []
+
+    settings.CONTENT_AUTO_RELOAD = True  # type: ignore[attr-defined]
+    write(content, GOOD.replace("publish-count", "renamed-count"))
+    assert predictions.get_prediction("renamed-count") is not None
+    assert predictions.get_prediction("publish-count") is None
+    assert looks

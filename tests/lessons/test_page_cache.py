@@ -309,3 +309,116 @@ def test_a_signed_in_learner_and_a_pending_message_get_a_page_of_their_own(
     assert "Your progress was imported." in page  # shown, not swallowed by a kept page
     assert "Your progress was imported." not in learner.get(REAL_LESSON).content.decode()
     pagecache.forget()
+
+
+# -- kept pieces with each reader's own strings put in (Embed.fill, issue 16) -------------
+
+
+def _prefixes(html: str) -> set[str]:
+    return set(re.findall(r"sandbox:[0-9a-f]{16}:", html))
+
+
+def test_cookie_less_readers_share_every_piece_but_see_their_own_prefix_and_order(
+    settings: Any,
+) -> None:
+    """Twelve cookie-less readers: each reader-dependent piece of the lesson (the two
+    prediction boxes, the playground, the practice set, the lab's list) is rendered once;
+    each reader still sees their own sandbox prefix, the one their key gives, and the
+    options in their own order."""
+    from learnsite import pagecache
+    from lessons import selectors
+    from quizzes import fragments
+    from quizzes.embeds import QUESTIONS_MARKER
+    from sandbox.pages import PREFIX_MARKER
+
+    reset_cache()
+    pagecache.forget()
+    fragments.forget()
+    pages = []
+    with mock.patch.object(
+        selectors, "render_to_string", wraps=selectors.render_to_string
+    ) as piece:
+        for _ in range(12):
+            pages.append(Client().get(REAL_LESSON).content.decode())
+    rendered = sorted(call.args[0] for call in piece.call_args_list)
+    assert rendered == sorted(
+        [
+            "console/embeds/predict.html",
+            "console/embeds/predict.html",
+            "sandbox/embeds/playground.html",
+            "quizzes/_lesson_quiz.html",
+            "lab/_lesson_exercises.html",
+        ]
+    )
+    prefixes = [_prefixes(html) for html in pages]
+    assert all(len(mine) == 1 for mine in prefixes)  # one prefix per page, everywhere in it
+    assert len({next(iter(mine)) for mine in prefixes}) == 12  # each reader's own
+    assert len({tuple(_option_orders(html)) for html in pages}) > 1
+    for html in pages:
+        assert PREFIX_MARKER not in html and QUESTIONS_MARKER not in html
+        assert len(_option_orders(html)) == _questions()
+    pagecache.forget()
+
+
+def test_the_prefix_and_order_a_page_shows_are_the_readers_own(
+    settings: Any, fake_redis: Any
+) -> None:
+    """What the kept pieces are filled with is this reader's: the prefix of their key,
+    which their publishes use, and the order their first answer is checked against."""
+    from learnsite import pagecache
+    from tests.support.learners import learner_of
+
+    reset_cache()
+    pagecache.forget()
+    reader = Client()
+    first = reader.get(REAL_LESSON).content.decode()
+    (prefix,) = _prefixes(first)
+    assert prefix == f"sandbox:{learner_of(reader)}:"
+    order = _option_orders(first)
+    # Their next page, now with their provisional cookie, shows the same prefix and order.
+    again = reader.get(REAL_LESSON).content.decode()
+    assert _prefixes(again) == {prefix} and _option_orders(again) == order
+    # The playground's publish answers with the real channel: the prefix the page showed.
+    token = next(iter(_tokens(again)))
+    published = reader.post(
+        "/sandbox/publish/",
+        {"channel": "chat", "message": "hi", "csrfmiddlewaretoken": token},
+        HTTP_HX_REQUEST="true",
+    )
+    assert published.status_code == 200
+    assert f"{prefix}chat" in published.content.decode()
+    # Their first answer creates their round in the order the page showed.
+    form = again[again.index('class="quiz-form"') :]
+    fields = dict(re.findall(r'name="(attempt|question|version|number)" value="([^"]*)"', form)[:4])
+    assert reader.post("/quizzes/answer/", fields | {"option": order[0][0]}).status_code == 302
+    after = reader.get(REAL_LESSON).content.decode()
+    assert _option_orders(after) == order[1:]
+    assert _prefixes(after) == {prefix}  # the key was adopted into the session, unchanged
+    pagecache.forget()
+
+
+def test_the_lab_list_is_kept_per_solved_set(settings: Any) -> None:
+    """A learner who has solved an exercise sees it marked; a reader who has not, does not,
+    though the list is kept."""
+    from lab.exercises import get_catalog
+    from progress.models import ExerciseAttempt, Learner
+
+    reset_cache()
+    slug = REAL_LESSON.strip("/").split("/")[-1]
+    exercises = get_catalog().for_lesson(slug)
+    assert exercises, "the lesson has lab exercises"
+    solver = Client()
+    solver.post(REAL_LESSON + "read/")  # a learner row, kept in the session
+    learner = Learner.objects.get()
+    ExerciseAttempt.objects.create(
+        learner=learner,
+        exercise_id=exercises[0].id,
+        lesson_slug=slug,
+        code="print(1)",
+        passed=True,
+        reason="finished",
+    )
+    assert "badge-solved" not in Client().get(REAL_LESSON).content.decode()
+    mine = solver.get(REAL_LESSON).content.decode()
+    assert mine.count("badge-solved") == 1
+    assert "badge-solved" not in Client().get(REAL_LESSON).content.decode()
