@@ -14,13 +14,24 @@ task exactly as before.
 **Two new threads.** Django enters a fresh ``ThreadSensitiveContext`` per request, so the
 sync work of a request (the ``request_started`` and ``request_finished`` receivers, a sync
 view, a session save) runs on a thread started for that request, and a second thread is
-started to join it at the end: on a page that is a kept string this was a third of the
+started to join it at the end: on a page that is a kept string this was two thirds of the
 request's CPU (``bench/results/pages.md``), and every request's database connection died
-with its thread. Here each request is given one of ``settings.SYNC_THREADS`` long-lived
+with its thread. Here each request is lent one of ``settings.SYNC_THREADS`` long-lived
 single-thread executors (the one with the fewest requests on it): a request's sync work
 still runs on one thread, in order, as Django expects; requests on different executors
 run side by side, as before; and a thread's database connection can outlive a request
 (``CONN_MAX_AGE``).
+
+**The bookends, where they are needed.** Waking a thread costs as much as serving a kept
+page, so ``request_started`` is sent on the loop, and a request that never goes to its
+thread (an async view, a page served from what is kept) is closed on the loop too: the
+receivers Django connects (``reset_queries``, ``close_old_connections``, ``close_caches``)
+only look at the current thread's connections and the current context's caches, and there
+are none on the loop. A request that does go to its thread first has that thread's
+connection checked there (``close_old_connections``, as ``request_started`` would), and its
+``response.close()`` (with ``request_finished``) is queued on that thread, not awaited.
+``tests/learnsite/test_sync_threads.py`` pins the receivers: a new one must be read for
+whether it may run on the loop.
 """
 
 from __future__ import annotations
@@ -28,18 +39,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 import django
 from asgiref.sync import ThreadSensitiveContext
+from django import db
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.dispatch import Signal
 from django.urls import set_script_prefix
 
 logger = logging.getLogger(__name__)
@@ -85,33 +99,27 @@ class CycleFreeASGIHandler(ASGIHandler):
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         pool = self.sync_threads
         index = pool.lend()
-        executor = pool.executors[index]
+        lent = LentThread(pool.executors[index])
         try:
-            async with ThreadSensitiveContext(executor=executor):
-                await self._handle(scope, receive, send, executor)
+            async with ThreadSensitiveContext(executor=lent):
+                await self._handle(scope, receive, send, lent)
         finally:
             pool.give_back(index)
 
-    async def _handle(self, scope: Any, receive: Any, send: Any, executor: Executor) -> None:
-        """``ASGIHandler.handle``, but the request's bookends (``request_started``, and
-        ``response.close()`` with ``request_finished``) are queued on the request's own
-        sync thread instead of awaited: they run there in order, before any sync work of
-        this request and after all of it, and the request does not wait two thread hops
-        for them. What they do (reset the query log, close a database connection that is
-        too old or broken, close caches, run the response's closers) is for the thread's
-        next user, never for this response."""
+    async def _handle(self, scope: Any, receive: Any, send: Any, lent: LentThread) -> None:
+        """``ASGIHandler.handle`` with the bookends where they are needed (see above)."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))
-        _queue(executor, signals.request_started.send, sender=self.__class__, scope=scope)
+        await _send_here(signals.request_started, sender=self.__class__, scope=scope)
         request, error_response = self.create_request(scope, body_file)
         if request is None:
             assert error_response is not None
             body_file.close()
             await self.send_response(error_response, send)
-            _queue(executor, error_response.close)
+            _close(lent, error_response.close)
             return
 
         async def process_request(request: Any, send: Any) -> Any:
@@ -142,9 +150,9 @@ class CycleFreeASGIHandler(ASGIHandler):
         try:
             response = tasks[1].result()
         except asyncio.CancelledError:
-            _queue(executor, signals.request_finished.send, sender=self.__class__)
+            _close(lent, functools.partial(signals.request_finished.send, sender=self.__class__))
         else:
-            _queue(executor, response.close)
+            _close(lent, response.close)
         body_file.close()
 
     async def listen_for_disconnect(self, receive: Any) -> None:
@@ -154,19 +162,55 @@ class CycleFreeASGIHandler(ASGIHandler):
             return  # the client left (or the response is complete): nothing to keep
 
 
-def _queue(executor: Executor, work: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    """Run ``work`` on ``executor``'s thread in a copy of this context, without waiting."""
+class LentThread(Executor):
+    """One request's use of its lent thread. Its first sync work is preceded there by the
+    check ``request_started`` makes of that thread's database connection."""
+
+    def __init__(self, thread: ThreadPoolExecutor) -> None:
+        self.thread = thread
+        self.used = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if not self.used:
+            self.used = True
+            self.thread.submit(_logged, _thread_started)
+        return self.thread.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass  # the pool's thread outlives the request
+
+
+def _thread_started() -> None:
+    # What Django's request_started receivers do, for the thread's own connections.
+    db.reset_queries()
+    db.close_old_connections()
+
+
+async def _send_here(signal: Signal, sender: Any, **named: Any) -> None:
+    """``signal.asend`` with its sync receivers called here, on the loop, not in a thread."""
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    for receiver in sync_receivers:
+        receiver(signal=signal, sender=sender, **named)
+    if async_receivers:
+        await asyncio.gather(*(r(signal=signal, sender=sender, **named) for r in async_receivers))
+
+
+def _close(lent: LentThread, close: Callable[[], Any]) -> None:
+    """Close the response where the request ran: queued on its thread if it went there
+    (in this context, without waiting), else at once on the loop."""
+    if not lent.used:
+        _logged(close)
+        return
     context = contextvars.copy_context()
+    lent.thread.submit(_logged, context.run, close)
 
-    def run() -> None:
-        try:
-            context.run(work, *args, **kwargs)
-        except Exception:
-            logger.exception(
-                "%s failed at the end of a request", getattr(work, "__qualname__", work)
-            )
 
-    executor.submit(run)
+def _logged(work: Callable[..., Any], *args: Any) -> None:
+    try:
+        work(*args)
+    except Exception:
+        name = getattr(args[0] if args else work, "__qualname__", work)
+        logger.exception("%s failed at the end of a request", name)
 
 
 def get_asgi_application() -> CycleFreeASGIHandler:

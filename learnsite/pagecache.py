@@ -14,10 +14,11 @@ holds (the lesson page's reader-dependent embeds and its practice set).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
@@ -33,6 +34,7 @@ _KEPT_MAX = 512  # pages (16-80 KB each): lessons x read states, home pages by p
 
 _lock = threading.Lock()
 _kept: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
+_cut: OrderedDict[tuple[str, tuple[str, ...]], Parts] = OrderedDict()  # kept pages, cut
 
 
 def reads_as_nobody(request: HttpRequest) -> bool:
@@ -41,6 +43,28 @@ def reads_as_nobody(request: HttpRequest) -> bool:
         settings.SESSION_COOKIE_NAME not in request.COOKIES
         and CookieStorage.cookie_name not in request.COOKIES
     )
+
+
+Parts = tuple[str, ...]  # literal, marker, literal, ..., literal (odd length)
+
+
+def split_at(html: str, markers: Iterable[str]) -> Parts:
+    """``html`` cut at every occurrence of each of ``markers``: a kept page is cut once, and
+    each response is one join of the literals with its own pieces (see :func:`joined`)
+    instead of a scan of the whole page per marker."""
+    wanted = sorted({m for m in markers if m in html}, key=len, reverse=True)
+    if not wanted:
+        return (html,)
+    return tuple(re.split("(" + "|".join(map(re.escape, wanted)) + ")", html))
+
+
+def joined(parts: Parts, pieces: Mapping[str, str]) -> str:
+    """The parts with each marker replaced by its piece (a marker without one stays)."""
+    if len(parts) == 1:
+        return parts[0]
+    out = list(parts)
+    out[1::2] = [pieces.get(marker, marker) for marker in parts[1::2]]
+    return "".join(out)
 
 
 def with_token(html: str, request: HttpRequest) -> str:
@@ -78,15 +102,34 @@ def page_for_nobody(
     """The page kept for ``key`` with this response's CSRF token; each of ``slots`` (a
     marker the kept page holds once, rendered in its place) is replaced by this request's
     own piece, which is put in as it is."""
-    html = with_token(rendered_once(key, render), request)
-    for slot, piece in (slots or {}).items():
-        html = html.replace(slot, piece, 1)
-    response = HttpResponse(html)
+    html = rendered_once(key, render)
+    pieces = dict(slots or {})
+    if CSRF_SLOT in html:
+        pieces[CSRF_SLOT] = page_csrf_token(request)
+    response = HttpResponse(joined(_cut_once(html, tuple(pieces)), pieces))
     # A shared cache must not hand this page to a reader who has a session.
     patch_vary_headers(response, ("Cookie",))
     return response
 
 
+def _cut_once(html: str, markers: tuple[str, ...]) -> Parts:
+    """``split_at(html, markers)``, kept beside the page (the same string object is kept
+    for its TTL, so its hash, and the look-up, are cheap)."""
+    key = (html, markers)
+    with _lock:
+        parts = _cut.get(key)
+        if parts is not None:
+            _cut.move_to_end(key)
+            return parts
+    parts = split_at(html, markers)
+    with _lock:
+        _cut[key] = parts
+        while len(_cut) > _KEPT_MAX:
+            _cut.popitem(last=False)
+    return parts
+
+
 def forget() -> None:
     with _lock:
         _kept.clear()
+        _cut.clear()

@@ -142,19 +142,18 @@ def lesson_body(*, lesson: Lesson, request: HttpRequest) -> SafeString:
     """The pre-rendered lesson HTML with its static embeds (rendered once per content
     version, ``lessons/settled.py``) and each other embed rendered for this request."""
     base = settled.settled(lesson)
-    body = base.html
+    pieces: dict[str, str] = {}
     for ref in lesson.embeds:
         if ref.slot in base.filled:
             continue
         use = embeds.EmbedUse(ref.name, ref.arg, lesson.path, ref.line, lesson.slug)
         embed = embeds.get(ref.name)
-        rendered = _render_embed(embed, use, lesson, request)
-        body = body.replace(ref.slot, rendered, 1)
+        pieces[ref.slot] = _render_embed(embed, use, lesson, request)
         if ref.held is not None:
             shown = _reveals(embed, use, lesson, request)
-            body = body.replace(ref.held.slot, ref.held.shown if shown else ref.held.concealed, 1)
+            pieces[ref.held.slot] = ref.held.shown if shown else ref.held.concealed
     # Safe: rendered from our own Markdown and templates.
-    return mark_safe(settled.with_token(base, body, request))
+    return mark_safe(base.filled_in(pieces, request))
 
 
 def _reveals(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 
 from learnsite.content import embeds
 from learnsite.context_processors import page_csrf_token
-from learnsite.pagecache import CSRF_SLOT
+from learnsite.pagecache import CSRF_SLOT, Parts, joined, split_at
 from lessons.course import Lesson
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,14 @@ class Settled:
     html: str
     filled: frozenset[str]  # the slots of the embeds already in ``html``
     has_csrf: bool
+    # ``html`` cut at the slots still to fill and at CSRF_SLOT: a response is one join.
+    parts: Parts = ()
+
+    def filled_in(self, pieces: Mapping[str, str], request: HttpRequest) -> str:
+        """The body with this request's ``pieces`` in their slots and its CSRF token."""
+        if self.has_csrf:
+            pieces = {**pieces, CSRF_SLOT: page_csrf_token(request)}
+        return joined(self.parts or (self.html,), pieces)
 
 
 _kept: dict[tuple[str, str], Settled] = {}
@@ -108,4 +116,10 @@ def _settle(lesson: Lesson) -> Settled:
         if ref.held is not None:  # a static embed never reveals (it has no reader)
             html = html.replace(ref.held.slot, ref.held.concealed, 1)
         filled.add(ref.slot)
-    return Settled(html, frozenset(filled), CSRF_SLOT in html)
+    markers = [CSRF_SLOT]
+    for ref in lesson.embeds:
+        if ref.slot not in filled:
+            markers.append(ref.slot)
+            if ref.held is not None:
+                markers.append(ref.held.slot)
+    return Settled(html, frozenset(filled), CSRF_SLOT in html, split_at(html, markers))

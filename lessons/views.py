@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -10,6 +11,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from learnsite import pagecache
+from learnsite.content import embeds
 from learnsite.http import HtmxHttpRequest, safe_next
 from lessons import selectors
 from lessons.loader import get_course
@@ -53,7 +55,26 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
+async def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """A reader without a session is served on the event loop when nothing on the page
+    reads Redis or the database for them (a kept layout, kept pieces, their own strings
+    put in: no I/O); everyone else in a thread, as a sync view would be."""
+    if _served_on_the_loop(request, slug):
+        return _lesson_detail(request, slug)
+    return await sync_to_async(_lesson_detail)(request, slug)
+
+
+def _served_on_the_loop(request: HttpRequest, slug: str) -> bool:
+    if settings.CONTENT_AUTO_RELOAD or request.GET or not pagecache.reads_as_nobody(request):
+        return False  # development re-reads files; a session is read from the database
+    lesson = get_course().by_slug(slug)
+    return lesson is not None and not any(
+        embed is not None and embed.blocks
+        for embed in (*(embeds.get(ref.name) for ref in lesson.embeds), *embeds.lesson_end())
+    )
+
+
+def _lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     course = get_course()
     lesson = course.by_slug(slug)
     if lesson is None:

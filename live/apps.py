@@ -20,6 +20,7 @@ class LiveConfig(AppConfig):
                 "live/embeds/live_feed.html",
                 arg="optional",
                 context=live_feed_embed_context,
+                blocks=True,  # the kick-off box reads the feed's state from Redis
             )
         )
         # The console's one exception to its namespace: PUBLISH to a demo feed's channel.

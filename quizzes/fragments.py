@@ -79,11 +79,12 @@ def _kept_html(q: QuestionView, return_to: str) -> str:
     return html
 
 
-def question_html(q: QuestionView, *, return_to: str, csrf_token: str) -> SafeString:
-    """The question's ``<article>``, its form carrying ``csrf_token``."""
+def question_html(q: QuestionView, *, return_to: str, csrf_token: str | None) -> SafeString:
+    """The question's ``<article>``, its form carrying ``csrf_token`` (None: CSRF_SLOT, for
+    a piece that puts the token in later)."""
     html = _render(q, return_to) if settings.CONTENT_AUTO_RELOAD else _kept_html(q, return_to)
     # Safe: rendered from our own templates and content.
-    return mark_safe(html.replace(CSRF_SLOT, csrf_token))
+    return mark_safe(html if csrf_token is None else html.replace(CSRF_SLOT, csrf_token))
 
 
 def forget() -> None:

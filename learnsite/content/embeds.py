@@ -70,6 +70,10 @@ class Embed:
     # prefix, their order of a quiz's options): ``context`` gives markers in its place, the
     # kept HTML holds them, and each request puts in what ``fill`` returns for them.
     fill: Filler | None = None
+    # Its context reads Redis or the database even for a reader without a session (the
+    # live feed's kick-off box): a lesson page that holds it is never rendered on the
+    # event loop (``lessons.views.lesson_detail``).
+    blocks: bool = False
 
     def __post_init__(self) -> None:
         if self.static and (self.context is not None or self.reveal is not None):

@@ -1,10 +1,12 @@
 """The ASGI handler's long-lived sync threads (learnsite/asgihandler.py, issue 16).
 
 Django's own handler starts a thread per request for its sync work and another to join it;
-ours lends each request one of ``SYNC_THREADS`` threads. What must still hold: a request's
-sync work runs on one thread, after ``request_started`` and before its response's closers;
-requests on different threads run side by side; a failing bookend is logged and the next
-request is served; a thread's database connection outlives the request."""
+ours lends each request one of ``SYNC_THREADS`` threads and sends ``request_started`` on the
+loop. What must still hold: a request's sync work runs on one thread, after
+``request_started`` and before its response's closers (on that thread, or on the loop for a
+request that never went to a thread); requests on different threads run side by side; a
+failing bookend is logged and the next request is served; a thread's database connection
+outlives the request; the request signals have only receivers that may run on the loop."""
 
 from __future__ import annotations
 
@@ -33,6 +35,13 @@ def where(request: HttpRequest) -> HttpResponse:
     return response
 
 
+async def async_where(request: HttpRequest) -> HttpResponse:
+    seen.append(("view", threading.get_ident()))
+    response = HttpResponse(str(threading.get_ident()))
+    response._resource_closers.append(lambda: seen.append(("closed", threading.get_ident())))  # type: ignore[attr-defined]
+    return response
+
+
 def waits(request: HttpRequest) -> HttpResponse:
     # Holds its thread until another request (on another thread) opens the gate.
     return HttpResponse("opened" if gate.wait(20) else "never opened")
@@ -51,6 +60,7 @@ def database(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("where/", where),
+    path("async-where/", async_where),
     path("waits/", waits),
     path("opens/", opens),
     path("database/", database),
@@ -120,20 +130,56 @@ def handler(settings: Any) -> Any:
 def test_a_request_runs_its_sync_work_on_one_thread_between_its_bookends(handler: Any) -> None:
     serve = handler(2)
 
-    async def three() -> list[tuple[int, bytes]]:
-        return [await _get(serve, "/where/") for _ in range(3)]
-
-    answers = asyncio.run(three())
-    serve.sync_threads.wait_idle()
+    answers = []
+    for _ in range(3):
+        answers.append(asyncio.run(_get(serve, "/where/")))
+        serve.sync_threads.wait_idle()  # its closers were queued on its thread
     assert [status for status, _ in answers] == [200, 200, 200]
     assert [what for what, _ in seen] == ["started", "view", "closed"] * 3
     for n in range(3):
-        # started, view, closed of one request: one thread, the one the view answered from
+        # request_started is sent on the loop; the view and its response's closers run on
+        # one thread, the one the view answered from
         (_, a), (_, b), (_, c) = seen[3 * n : 3 * n + 3]
-        assert a == b == c == int(answers[n][1])
+        assert a == threading.get_ident()
+        assert b == c == int(answers[n][1])
     # Sequential requests on an idle pool get the same long-lived thread, never a new one.
     assert len({int(body) for _, body in answers}) == 1
     assert int(answers[0][1]) != threading.get_ident()
+
+
+def test_a_request_that_never_goes_to_its_thread_is_closed_on_the_loop(handler: Any) -> None:
+    serve = handler(1)
+    status, body = asyncio.run(_get(serve, "/async-where/"))
+    assert (status, int(body)) == (200, threading.get_ident())  # the loop's thread
+    assert seen == [
+        ("started", threading.get_ident()),
+        ("view", threading.get_ident()),
+        ("closed", threading.get_ident()),  # at once: nothing was queued on the thread
+    ]
+
+
+def test_the_request_signals_have_only_receivers_that_may_run_on_the_loop() -> None:
+    """request_started is sent on the loop, and a request that never went to its thread is
+    closed there (request_finished). A receiver added here must be read first: one that
+    blocks (I/O) or is async would need the handler changed."""
+    import django.core.cache
+    import django.core.handlers.base
+    import django.db
+
+    def receivers(signal: Any) -> set[Any]:
+        sync, asynchronous = signal._live_receivers(None)
+        assert asynchronous == []  # sent with send(): an async receiver would fail
+        return {r for r in sync if r is not _started}
+
+    assert receivers(signals.request_started) == {
+        django.db.reset_queries,
+        django.db.close_old_connections,
+    }
+    assert receivers(signals.request_finished) == {
+        django.db.close_old_connections,
+        django.core.cache.close_caches,
+        django.core.handlers.base.reset_urlconf,  # a context variable
+    }
 
 
 def test_no_thread_is_started_per_request(handler: Any) -> None:
