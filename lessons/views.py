@@ -24,7 +24,15 @@ END_SLOT = "lesson-end-slot-9d2f41c3"
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+async def home(request: HttpRequest) -> HttpResponse:
+    """A reader without a session gets the kept page on the event loop (no I/O: no
+    learner, no progress); everyone else is served in a thread."""
+    if not settings.CONTENT_AUTO_RELOAD and pagecache.reads_as_nobody(request):
+        return _home(request)
+    return await sync_to_async(_home)(request)
+
+
+def _home(request: HttpRequest) -> HttpResponse:
     course = get_course()
 
     def context() -> dict[str, object]:
