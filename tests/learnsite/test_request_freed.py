@@ -18,6 +18,7 @@ from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.http import HttpResponseBase
 
 from learnsite.asgihandler import CycleFreeASGIHandler
+from tests.support.asgi import asgi_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,38 +26,10 @@ FREED = "learnsite.middleware.request_freed_middleware"
 
 
 async def _serve(handler: ASGIHandler, path: str, headers: list[tuple[bytes, bytes]]) -> int:
-    messages = [{"type": "http.request", "body": b"", "more_body": False}]
-    sent: list[dict[str, Any]] = []
-    done = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop(0)
-        await done.wait()  # the client stays until the response is complete
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            done.set()
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    await asyncio.wait_for(handler(scope, receive, send), 30)
+    status, _ = await asgi_get(handler, path, headers)
     if isinstance(handler, CycleFreeASGIHandler):
         handler.sync_threads.wait_idle()  # the response's closers are queued on its thread
-    return int(sent[0]["status"])
+    return status
 
 
 def _left_for_the_collector(

@@ -23,6 +23,7 @@ from django.urls import path
 
 from learnsite.asgihandler import CycleFreeASGIHandler
 from learnsite.env import EnvError, read
+from tests.support.asgi import asgi_get
 
 seen: list[tuple[str, int]] = []  # (what, thread ident), in the order it happened
 gate = threading.Event()
@@ -72,39 +73,7 @@ def _started(sender: Any, **kwargs: Any) -> None:
 
 
 async def _get(handler: CycleFreeASGIHandler, url: str) -> tuple[int, bytes]:
-    sent: list[dict[str, Any]] = []
-    done = asyncio.Event()
-    first = True
-
-    async def receive() -> dict[str, Any]:
-        nonlocal first
-        if first:
-            first = False
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            done.set()
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": url,
-        "raw_path": url.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    await asyncio.wait_for(handler(scope, receive, send), 30)
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return int(sent[0]["status"]), body
+    return await asgi_get(handler, url)
 
 
 @pytest.fixture
