@@ -422,3 +422,33 @@ def test_the_lab_list_is_kept_per_solved_set(settings: Any) -> None:
     mine = solver.get(REAL_LESSON).content.decode()
     assert mine.count("badge-solved") == 1
     assert "badge-solved" not in Client().get(REAL_LESSON).content.decode()
+
+
+def test_a_page_served_on_the_loop_reads_no_redis(settings: Any, monkeypatch: Any) -> None:
+    """A cookie-less reader's lesson is served on the event loop unless an embed on it is
+    marked ``blocks``: every such lesson of the real course renders without Redis (a read
+    there would stall every request of the worker), and the live feed's lessons are the
+    ones sent to a thread."""
+    from learnsite import broker
+    from lessons import views
+
+    asked: list[str] = []
+
+    def no_redis(*args: Any, **kwargs: Any) -> Any:
+        asked.append("redis")  # an embed's failure is caught (its box says so): count it
+        raise AssertionError("a page served on the event loop read Redis")
+
+    reset_cache()
+    monkeypatch.setattr(broker, "client", no_redis)
+    monkeypatch.setattr(broker, "new_client", no_redis)
+    on_loop, in_thread = [], []
+    for lesson in get_course().lessons:
+        request = RequestFactory().get(lesson.url)
+        (on_loop if views._served_on_the_loop(request, lesson.slug) else in_thread).append(lesson)
+    assert {"from-redis-to-the-browser", "channels-layers"} == {each.slug for each in in_thread}
+    for lesson in on_loop:
+        assert Client().get(lesson.url).status_code == 200, lesson.slug
+        assert asked == [], lesson.slug
+    # The check can fail: a lesson sent to a thread does read Redis (the kick-off box).
+    Client().get(in_thread[0].url)
+    assert asked
