@@ -67,10 +67,6 @@ def joined(parts: Parts, pieces: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def with_token(html: str, request: HttpRequest) -> str:
-    return html.replace(CSRF_SLOT, page_csrf_token(request)) if CSRF_SLOT in html else html
-
-
 def rendered_once(key: Hashable, render: Callable[[dict[str, object]], str]) -> str:
     """``render(extra_context)``'s HTML for ``key``, rendering it at most once per TTL."""
     if settings.CONTENT_AUTO_RELOAD:  # development: templates and content change under us

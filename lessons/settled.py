@@ -30,7 +30,7 @@ from lessons.course import Lesson
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CSRF_SLOT", "Settled", "forget", "kept_piece", "settled", "with_token"]
+__all__ = ["CSRF_SLOT", "Settled", "forget", "kept_piece", "settled"]
 _KEPT_MAX = 256  # lessons x content versions; past it the oldest texts are dropped
 
 
@@ -40,13 +40,13 @@ class Settled:
     filled: frozenset[str]  # the slots of the embeds already in ``html``
     has_csrf: bool
     # ``html`` cut at the slots still to fill and at CSRF_SLOT: a response is one join.
-    parts: Parts = ()
+    parts: Parts
 
     def filled_in(self, pieces: Mapping[str, str], request: HttpRequest) -> str:
         """The body with this request's ``pieces`` in their slots and its CSRF token."""
         if self.has_csrf:
             pieces = {**pieces, CSRF_SLOT: page_csrf_token(request)}
-        return joined(self.parts or (self.html,), pieces)
+        return joined(self.parts, pieces)
 
 
 _kept: dict[tuple[str, str], Settled] = {}
@@ -65,11 +65,6 @@ def settled(lesson: Lesson) -> Settled:
             _kept.clear()
         found = _kept[key] = _settle(lesson)
     return found
-
-
-def with_token(body: Settled, html: str, request: HttpRequest) -> str:
-    """``html`` (built on ``body``) with this response's CSRF token where a static embed has one."""
-    return html.replace(CSRF_SLOT, page_csrf_token(request)) if body.has_csrf else html
 
 
 def kept_piece(key: Hashable, render: Callable[[], str]) -> str:

@@ -229,3 +229,25 @@ def test_sync_threads_must_be_at_least_one(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("SYNC_THREADS", "0")
     with pytest.raises(EnvError, match="SYNC_THREADS=0 is too small"):
         read()
+
+
+def test_a_request_cancelled_mid_view_gives_its_thread_back(handler: Any) -> None:
+    """A request whose task is cancelled while its sync view holds the thread (the server
+    shutting down, a client gone) still gives its thread back: the next request is lent the
+    least busy one, not one counted busy for ever."""
+    serve = handler(2)
+
+    async def cancel_one() -> None:
+        waiting = asyncio.create_task(_get(serve, "/waits/"))
+        while sum(serve.sync_threads.busy) == 0:
+            await asyncio.sleep(0.01)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(cancel_one())
+    assert serve.sync_threads.busy == [0, 0]
+    gate.set()  # the view itself runs to its end on its thread
+    serve.sync_threads.wait_idle()
+    assert asyncio.run(_get(serve, "/where/"))[0] == 200
+    assert serve.sync_threads.busy == [0, 0]
