@@ -146,7 +146,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "lessons:home"
 LOGOUT_REDIRECT_URL = "lessons:home"
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "learnsite.sessions"  # Django's database sessions, loaded faster
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 365  # a year: progress must not vanish
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
