@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from lab.exercises import Exercise, get_catalog
 from learnsite.content.embeds import Embed, EmbedUse
+from progress.kept import learner_kept
 from progress.models import ExerciseAttempt
 from progress.selectors import learner_find
 
@@ -26,10 +27,16 @@ def _solved(request: HttpRequest, lesson_slug: str) -> tuple[list[Exercise], fro
         solved: frozenset[str] = frozenset()
         learner = learner_find(request=request) if exercises else None
         if learner is not None:
-            solved = frozenset(
-                ExerciseAttempt.objects.filter(
-                    learner=learner, passed=True, exercise_id__in=[e.id for e in exercises]
-                ).values_list("exercise_id", flat=True)
+            ids = tuple(e.id for e in exercises)
+            solved = learner_kept(
+                learner,
+                "exercises_solved",
+                ids,
+                lambda: frozenset(
+                    ExerciseAttempt.objects.filter(
+                        learner=learner, passed=True, exercise_id__in=ids
+                    ).values_list("exercise_id", flat=True)
+                ),
             )
         kept[lesson_slug] = (list(exercises), solved)
     return kept[lesson_slug]

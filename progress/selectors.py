@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections, router
 from django.db.models import Count, Q
 from django.http import HttpRequest
 
 from learnsite.learners import SESSION_KEY
+from progress import kept
+from progress.kept import learner_kept
 from progress.models import Answer, Learner, PredictionAnswer, QuizAttempt
 
 
@@ -98,8 +103,16 @@ def learner_find(*, request: HttpRequest) -> Learner | None:
     if found is not None and found[0] == asking:
         return found[1]  # type: ignore[no-any-return]
     learner = _learner_lookup(request)
+    if learner is not None:
+        kept.mark(learner, request=request)  # what a page reads of them may be kept
     setattr(request, _FOUND, (asking, learner))
     return learner
+
+
+def learner_found_writes(*, request: HttpRequest) -> None:
+    """``request`` is about to write its learner's progress: read it anew from now on."""
+    found = getattr(request, _FOUND, None)
+    kept.writes(request, found[1] if found is not None else None)
 
 
 def _learner_lookup(request: HttpRequest) -> Learner | None:
@@ -110,10 +123,33 @@ def _learner_lookup(request: HttpRequest) -> Learner | None:
     key = request.session.get(SESSION_KEY)
     if not isinstance(key, str):
         return None
-    learner = Learner.objects.filter(key=key).first()
+    learner = _learner_by_key(key)
     if learner is not None and learner.user_id is not None and (learner.user_id != request.user.pk):
         return None
     return learner
+
+
+# Every page with a session asks this: in SQL of its own, it costs a tenth of the ORM's
+# compiling of the same query. The columns need no conversion on any database (created_at,
+# left out, loads if asked for).
+_BY_KEY_FIELDS = ("id", "key", "user_id", "merged_into_id", "state")
+
+
+def _learner_by_key(key: str) -> Learner | None:
+    alias = router.db_for_read(Learner)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_by_key_sql(alias), [key])
+        row = cursor.fetchone()
+    return None if row is None else Learner.from_db(alias, list(_BY_KEY_FIELDS), row)
+
+
+@functools.cache
+def _by_key_sql(alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    meta = Learner._meta
+    column = {f.attname: f.column for f in meta.concrete_fields}
+    columns = ", ".join(quote(column[name]) for name in _BY_KEY_FIELDS)
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(column['key'])} = %s"
 
 
 def course_progress(
@@ -130,7 +166,18 @@ def course_progress(
                 for slug in lesson_slugs
             }
         )
-    read = set(learner.reads.values_list("lesson_slug", flat=True))
+    return learner_kept(
+        learner,
+        "course_progress",
+        (tuple(lesson_slugs), frozenset(practice_sets)),
+        lambda: _course_progress(learner, lesson_slugs, practice_sets),
+    )
+
+
+def _course_progress(
+    learner: Learner, lesson_slugs: Sequence[str], practice_sets: Collection[str]
+) -> CourseProgress:
+    read = learner_reads(learner=learner)
     predicted = {
         row["lesson_slug"]: (row["made"], row["right"])
         for row in learner.predictions.filter(try_number=1)
@@ -179,15 +226,31 @@ def prediction_tries(*, request: HttpRequest) -> dict[str, list[PredictionAnswer
     learner = learner_find(request=request)
     if learner is None:
         return {}
+    rows = learner_kept(
+        learner,
+        "prediction_tries",
+        (),
+        lambda: tuple(learner.predictions.order_by("prediction_id", "try_number")),
+    )
     tries: dict[str, list[PredictionAnswer]] = {}
-    for row in learner.predictions.order_by("prediction_id", "try_number"):
-        tries.setdefault(row.prediction_id, []).append(row)
+    for row in rows:  # copies: a kept row is every request's
+        tries.setdefault(row.prediction_id, []).append(copy.copy(row))
     return tries
+
+
+def learner_reads(*, learner: Learner) -> frozenset[str]:
+    """The lessons this learner has marked read."""
+    return learner_kept(
+        learner,
+        "reads",
+        (),
+        lambda: frozenset(learner.reads.values_list("lesson_slug", flat=True)),
+    )
 
 
 def lesson_is_read(*, request: HttpRequest, lesson_slug: str) -> bool:
     learner = learner_find(request=request)
-    return learner is not None and learner.reads.filter(lesson_slug=lesson_slug).exists()
+    return learner is not None and lesson_slug in learner_reads(learner=learner)
 
 
 def course_export(course: CourseProgress) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from learnsite.learners import SESSION_KEY, learner_key, learner_key_forget
+from progress import selectors
 from progress.models import (
     Answer,
     ExerciseAttempt,
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 def learner_for_request(*, request: HttpRequest) -> Learner:
     """This visitor's learner, created on first use (a write: POST views only)."""
+    selectors.learner_found_writes(request=request)
     user = request.user if request.user.is_authenticated else None
     if user is not None:
         learner = Learner.objects.filter(user=user).first()

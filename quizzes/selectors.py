@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from lessons.course import Course
 from progress.imports import Known, KnownQuestion
+from progress.kept import learner_kept
 from progress.models import Answer, ExerciseAttempt, Learner, QuizAttempt
 from quizzes.loader import QuizBank
 from quizzes.parsing import Mistake, Question
@@ -20,13 +22,19 @@ from quizzes.schedule import AnswerEvent, Card, schedule
 
 
 def attempt_latest(*, learner: Learner, lesson_slug: str) -> QuizAttempt | None:
-    return (
-        QuizAttempt.objects.filter(
-            learner=learner, kind=QuizAttempt.Kind.PRACTICE, lesson_slug=lesson_slug
-        )
-        .order_by("-started_at", "-pk")
-        .first()
+    latest = learner_kept(
+        learner,
+        "attempt_latest",
+        lesson_slug,
+        lambda: (
+            QuizAttempt.objects.filter(
+                learner=learner, kind=QuizAttempt.Kind.PRACTICE, lesson_slug=lesson_slug
+            )
+            .order_by("-started_at", "-pk")
+            .first()
+        ),
     )
+    return copy.copy(latest)  # a kept instance is every request's
 
 
 def review_round_latest(*, learner: Learner) -> QuizAttempt | None:
@@ -99,10 +107,15 @@ def review_state(*, learner: Learner, bank: QuizBank, now: datetime | None = Non
     now = now if now is not None else timezone.now()
     mistakes: Counter[str] = Counter()
     events = []
-    rows = (
-        Answer.objects.filter(attempt__learner=learner)
-        .order_by("answered_at", "pk")
-        .values_list("question_id", "correct", "mistake_id", "answered_at")
+    rows = learner_kept(
+        learner,
+        "answer_events",
+        (),
+        lambda: tuple(
+            Answer.objects.filter(attempt__learner=learner)
+            .order_by("answered_at", "pk")
+            .values_list("question_id", "correct", "mistake_id", "answered_at")
+        ),
     )
     for question_id, correct, mistake_id, answered_at in rows:
         events.append(AnswerEvent(question_id, correct, answered_at))

@@ -456,3 +456,40 @@ def test_a_page_served_on_the_loop_reads_no_redis(settings: Any, monkeypatch: An
     # The check can fail: a lesson sent to a thread does read Redis (the kick-off box).
     Client().get(in_thread[0].url)
     assert asked
+
+
+def test_a_learners_page_reads_their_progress_once_per_state(
+    settings: Any, django_assert_num_queries: Any
+) -> None:
+    """With a session, a lesson page asks the database for the session and the learner;
+    what it read of their progress (predictions, round, solved exercises, read mark) is
+    kept until any of it changes, however it changes (here a bulk update the app never
+    makes from a page: the triggers see it all the same)."""
+    from lab.exercises import get_catalog
+    from progress import kept
+    from progress.models import ExerciseAttempt, Learner, LessonRead
+
+    reset_cache()
+    kept.forget()
+    slug = REAL_LESSON.strip("/").split("/")[-1]
+    reader = Client()
+    assert reader.post(REAL_LESSON + "read/").status_code == 302
+    assert "You have read this lesson." in reader.get(REAL_LESSON).content.decode()
+    with django_assert_num_queries(2):  # the session, the learner
+        page = reader.get(REAL_LESSON).content.decode()
+    assert "You have read this lesson." in page and "badge-solved" not in page
+
+    learner = Learner.objects.get()
+    LessonRead.objects.filter(learner=learner).update(lesson_slug="somewhere-else")
+    ExerciseAttempt.objects.create(
+        learner=learner,
+        exercise_id=get_catalog().for_lesson(slug)[0].id,
+        lesson_slug=slug,
+        code="print(1)",
+        passed=True,
+        reason="finished",
+    )
+    page = reader.get(REAL_LESSON).content.decode()
+    assert "Mark as read" in page and "You have read" not in page
+    assert page.count("badge-solved") == 1
+    kept.forget()

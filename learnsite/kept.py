@@ -1,0 +1,46 @@
+"""A small store of values kept per process: at most ``size``, each for ``ttl`` seconds at
+most, the least recently used going first; safe to share between threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class Kept(Generic[V]):
+    def __init__(self, *, size: int, ttl: float) -> None:
+        if size < 1 or ttl <= 0:
+            raise ValueError("a store keeps at least one value for some time")
+        self.size = size
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._values: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+
+    def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
+        """The value kept for ``key``, or ``make()``'s, kept. ``make`` runs outside the lock:
+        two threads missing the same key at once both make it, and the later one is kept."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._values.get(key)
+            if found is not None and now - found[0] < self.ttl:
+                self._values.move_to_end(key)
+                return found[1]
+        value = make()
+        with self._lock:
+            self._values[key] = (now, value)
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()

@@ -1,0 +1,51 @@
+"""``learnsite.kept.Kept``: bounded in count and in time."""
+
+from __future__ import annotations
+
+import pytest
+
+from learnsite import kept
+from learnsite.kept import Kept
+
+
+def test_the_least_recently_used_value_goes_first() -> None:
+    store: Kept[int] = Kept(size=2, ttl=60)
+    made: list[str] = []
+
+    def make(key: str) -> int:
+        made.append(key)
+        return len(made)
+
+    assert store.get_or_make("a", lambda: make("a")) == 1
+    assert store.get_or_make("b", lambda: make("b")) == 2
+    assert store.get_or_make("a", lambda: make("a")) == 1  # kept; now the most recent
+    store.get_or_make("c", lambda: make("c"))  # pushes out b
+    assert len(store) == 2
+    assert store.get_or_make("a", lambda: make("a")) == 1
+    assert store.get_or_make("b", lambda: make("b")) == 4
+    assert made == ["a", "b", "c", "b"]
+
+
+def test_a_value_is_kept_for_its_time_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(kept.time, "monotonic", lambda: now[0])
+    store: Kept[str] = Kept(size=8, ttl=5)
+    assert store.get_or_make("k", lambda: "old") == "old"
+    now[0] += 4.9
+    assert store.get_or_make("k", lambda: "new") == "old"
+    now[0] += 0.2
+    assert store.get_or_make("k", lambda: "new") == "new"
+
+
+def test_none_is_a_value_like_any_other() -> None:
+    store: Kept[None] = Kept(size=2, ttl=60)
+    calls = []
+    for _ in range(3):
+        store.get_or_make("k", lambda: calls.append(1))
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("size, ttl", [(0, 1), (1, 0)])
+def test_a_store_that_could_keep_nothing_is_refused(size: int, ttl: float) -> None:
+    with pytest.raises(ValueError):
+        Kept(size=size, ttl=ttl)
