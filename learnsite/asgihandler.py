@@ -20,7 +20,10 @@ with its thread. Here each request is lent one of ``settings.SYNC_THREADS`` long
 single-thread executors (the one with the fewest requests on it): a request's sync work
 still runs on one thread, in order, as Django expects; requests on different executors
 run side by side, as before; and a thread's database connection can outlive a request
-(``CONN_MAX_AGE``).
+(``CONN_MAX_AGE``). A request that finds every one of them held by work that has run for
+``SyncThreads.STALL_SECONDS`` (a Redis stall: a sync view's call waits out its 5 s
+timeout) gets a spare thread of its own instead, as Django would give it, a bounded
+number of them at once.
 
 **The bookends, where they are needed.** Waking a thread costs as much as serving a kept
 page, so ``request_started`` is sent on the loop, and a request that never goes to its
@@ -42,6 +45,7 @@ import contextvars
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
@@ -60,28 +64,68 @@ logger = logging.getLogger(__name__)
 
 
 class SyncThreads:
-    """``size`` single-thread executors, lent one per request, the least busy first.
+    """``size`` single-thread executors, lent one per request, the least busy first, and a
+    thread of its own for a request that finds every one of them held by work that has run
+    for ``STALL_SECONDS`` or more (a Redis or database call waiting for its timeout), at
+    most ``spare`` such threads at once: a stall of what a few pages wait for never stalls
+    every page behind it, and a flood of such pages never starts threads without end.
 
     Lending and giving back happen on the event loop's thread, but a test or a second
     loop may share the pool, so the counts are kept under a lock."""
 
-    def __init__(self, size: int) -> None:
+    STALL_SECONDS = 0.5
+
+    def __init__(self, size: int, *, spare: int | None = None) -> None:
         self.executors = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"django-sync-{n}")
             for n in range(max(1, size))
         ]
         self.busy = [0] * len(self.executors)
+        # When the work running on each executor started (None: idle), set on that thread.
+        self.running_since: list[float | None] = [None] * len(self.executors)
+        self.spare = 4 * len(self.executors) if spare is None else spare
+        self.spares_out = 0
         self._lock = threading.Lock()
 
     def lend(self) -> int:
+        """The index of the executor to use; ``-1``: every one is stalled, so use a spare
+        (:meth:`spare_thread`), which ``give_back(-1)`` then counts back in."""
+        now = time.monotonic()
         with self._lock:
-            index = min(range(len(self.busy)), key=self.busy.__getitem__)
+            stalled = [self._stalled(n, now) for n in range(len(self.busy))]
+            if all(stalled) and self.spares_out < self.spare:
+                self.spares_out += 1
+                if self.spares_out == 1:
+                    logger.warning(
+                        "every one of the %d sync threads is held by work running for %.1f s "
+                        "or more: requests get a spare thread (at most %d at once)",
+                        len(self.busy),
+                        self.STALL_SECONDS,
+                        self.spare,
+                    )
+                return -1
+            index = min(range(len(self.busy)), key=lambda n: (stalled[n], self.busy[n]))
             self.busy[index] += 1
             return index
 
+    def _stalled(self, index: int, now: float) -> bool:
+        since = self.running_since[index]
+        return since is not None and now - since >= self.STALL_SECONDS
+
     def give_back(self, index: int) -> None:
         with self._lock:
-            self.busy[index] -= 1
+            if index < 0:
+                self.spares_out -= 1
+            else:
+                self.busy[index] -= 1
+
+    def run(self, index: int, work: Callable[..., Any], *args: Any) -> Any:
+        """``work(*args)`` on executor ``index``'s thread, timed for :meth:`lend`."""
+        self.running_since[index] = time.monotonic()
+        try:
+            return work(*args)
+        finally:
+            self.running_since[index] = None
 
     def wait_idle(self) -> None:
         """Until every thread has run what was queued on it so far (tests, shutdown)."""
@@ -99,12 +143,13 @@ class CycleFreeASGIHandler(ASGIHandler):
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         pool = self.sync_threads
         index = pool.lend()
-        lent = LentThread(pool.executors[index])
+        lent = LentThread(pool, index)
         try:
             async with ThreadSensitiveContext(executor=lent):
                 await self._handle(scope, receive, send, lent)
         finally:
             pool.give_back(index)
+            lent.spare_done()
 
     async def _handle(self, scope: Any, receive: Any, send: Any, lent: LentThread) -> None:
         """``ASGIHandler.handle`` with the bookends where they are needed (see above)."""
@@ -163,18 +208,36 @@ class CycleFreeASGIHandler(ASGIHandler):
 
 
 class LentThread(Executor):
-    """One request's use of its lent thread. Its first sync work is preceded there by the
+    """One request's use of its lent thread (``index`` in ``pool``, or ``-1``: a spare
+    thread of its own, started on first use). Its first sync work is preceded there by the
     check ``request_started`` makes of that thread's database connection."""
 
-    def __init__(self, thread: ThreadPoolExecutor) -> None:
-        self.thread = thread
+    def __init__(self, pool: SyncThreads, index: int) -> None:
+        self.pool = pool
+        self.index = index
+        self.thread = (
+            pool.executors[index]
+            if index >= 0
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="django-sync-spare")
+        )
         self.used = False
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         if not self.used:
             self.used = True
             self.thread.submit(_logged, _thread_started)
-        return self.thread.submit(fn, *args, **kwargs)
+        if self.index < 0:
+            return self.thread.submit(fn, *args, **kwargs)
+        work = functools.partial(fn, **kwargs) if kwargs else fn
+        return self.thread.submit(self.pool.run, self.index, work, *args)
+
+    def spare_done(self) -> None:
+        """A spare thread ends once what was queued on it (the response's closers) has run,
+        closing its database connections first: nothing else would."""
+        if self.index < 0:
+            if self.used:
+                self.thread.submit(_logged, db.connections.close_all)
+            self.thread.shutdown(wait=False)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         pass  # the pool's thread outlives the request

@@ -48,6 +48,10 @@ def waits(request: HttpRequest) -> HttpResponse:
     return HttpResponse("opened" if gate.wait(20) else "never opened")
 
 
+def thread_name(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(threading.current_thread().name)
+
+
 def opens(request: HttpRequest) -> HttpResponse:
     gate.set()
     return HttpResponse("open")
@@ -67,6 +71,7 @@ urlpatterns = [
     path("async-where/", async_where),
     path("waits/", waits),
     path("opens/", opens),
+    path("thread-name/", thread_name),
     path("database/", database),
 ]
 
@@ -215,14 +220,25 @@ def test_the_thread_keeps_its_database_connection(handler: Any, settings: Any) -
     async def four() -> list[tuple[int, bytes]]:
         return [await _get(serve, "/database/") for _ in range(4)]
 
+    asyncio.run(_get(serve, "/database/"))  # the pool has a connection to lend
+    opened = _pool_opened()
     answers = asyncio.run(four())
     assert [status for status, _ in answers] == [200] * 4
     used = [body for _, body in answers]
     if connection.vendor == "postgresql":
-        # The pool holds two (DB_POOL_MIN) and may take turns: never a new one per request.
-        assert len(set(used)) <= 2
+        # The pool may take turns over the connections it holds (as many as earlier tests
+        # of this process needed at once), but opened none for these requests.
+        assert _pool_opened() == opened
+        assert len(set(used)) <= settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"]
     else:
         assert len(set(used)) == 1  # the same connection object, not a new one per request
+
+
+def _pool_opened() -> int:
+    """How many connections the PostgreSQL pool has opened so far (0 on SQLite)."""
+    if connection.vendor != "postgresql":
+        return 0
+    return int(connection.pool.get_stats()["connections_num"])
 
 
 def test_sync_threads_must_be_at_least_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -251,3 +267,64 @@ def test_a_request_cancelled_mid_view_gives_its_thread_back(handler: Any) -> Non
     serve.sync_threads.wait_idle()
     assert asyncio.run(_get(serve, "/where/"))[0] == 200
     assert serve.sync_threads.busy == [0, 0]
+
+
+def test_a_request_finding_every_thread_stalled_gets_a_spare_one(
+    handler: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two views hold both pooled threads (as a Redis call waiting out its timeout would);
+    once they have run for STALL_SECONDS, the next request is served on a spare thread of
+    its own instead of queueing behind them, with a warning; the spare is gone once that
+    request is done, and the pool's counts are back to nothing."""
+    from learnsite.asgihandler import SyncThreads
+
+    monkeypatch.setattr(SyncThreads, "STALL_SECONDS", 0.05)
+    serve = handler(2)
+
+    async def stalled() -> tuple[tuple[int, bytes], list[tuple[int, bytes]]]:
+        waiting = [asyncio.create_task(_get(serve, "/waits/")) for _ in range(2)]
+        while any(since is None for since in serve.sync_threads.running_since):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # both have now run for longer than STALL_SECONDS
+        spare = await asyncio.wait_for(_get(serve, "/thread-name/"), 5)
+        assert not any(task.done() for task in waiting)  # served while both still wait
+        gate.set()
+        return spare, [await task for task in waiting]
+
+    with caplog.at_level(logging.WARNING, logger="learnsite.asgihandler"):
+        spare, waited = asyncio.run(stalled())
+    assert spare == (200, b"django-sync-spare_0") and waited == [(200, b"opened")] * 2
+    assert "requests get a spare thread" in caplog.text
+    serve.sync_threads.wait_idle()
+    for _ in range(100):  # the spare thread ends once its closers have run
+        if not any(t.name.startswith("django-sync-spare") for t in threading.enumerate()):
+            break
+        threading.Event().wait(0.02)
+    assert not any(t.name.startswith("django-sync-spare") for t in threading.enumerate())
+    assert serve.sync_threads.busy == [0, 0] and serve.sync_threads.spares_out == 0
+
+
+def test_spare_threads_are_bounded(handler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With every pooled thread and every spare one stalled, a request queues on a pooled
+    thread (the least busy): a flood of slow pages starts no threads without end."""
+    from learnsite.asgihandler import SyncThreads
+
+    monkeypatch.setattr(SyncThreads, "STALL_SECONDS", 0.05)
+    serve = handler(1)
+    serve.sync_threads.spare = 2
+
+    async def flood() -> list[tuple[int, bytes]]:
+        tasks = []
+        for _ in range(6):
+            tasks.append(asyncio.create_task(_get(serve, "/waits/")))
+            await asyncio.sleep(0.1)  # each one found stalled by the next
+        assert serve.sync_threads.spares_out == 2
+        spares = [t for t in threading.enumerate() if t.name.startswith("django-sync-spare")]
+        assert len(spares) == 2
+        assert serve.sync_threads.busy == [4]  # the rest queue on the pooled thread
+        gate.set()
+        return [await task for task in tasks]
+
+    assert asyncio.run(flood()) == [(200, b"opened")] * 6
+    serve.sync_threads.wait_idle()
+    assert serve.sync_threads.busy == [0] and serve.sync_threads.spares_out == 0
