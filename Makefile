@@ -83,6 +83,7 @@ test-deploy: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.pages
+	$(PY) -m bench.viewermemory
 	$(PY) -m bench.codelab
 	$(PY) -m bench.targets
 

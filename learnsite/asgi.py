@@ -23,9 +23,15 @@ application = with_live_streams(RequestContext(BodySizeLimit(django_application)
 
 # Refuse to serve invalid content, with the messages `manage.py validate_content` prints;
 # on valid content this also loads the course and builds the search index up front.
+import contextvars  # noqa: E402
+
 from learnsite.content.checks import refuse_invalid_content  # noqa: E402
 
-refuse_invalid_content()
+# In a context of its own: the checks and the warm-up render templates, which sets about 20
+# of Django's context-local values (asgiref Locals). Left in this context, uvicorn would copy
+# them into every connection's, and each value a request or a stream later sets copies a
+# node of that size: 1.4 KB more per idle live viewer (``python -m bench.viewermemory``).
+contextvars.Context().run(refuse_invalid_content)
 
 # What is loaded by now (Django, the course, the search index, the templates) lives as long
 # as the worker. Frozen out of the cyclic collector, a full collection no longer walks it:

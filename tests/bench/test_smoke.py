@@ -60,3 +60,52 @@ def test_bench_smoke_runs_every_scenario_and_loses_nothing(
         assert "error" not in row, row  # the peer, when present, runs too
     for name in ("floor", "latency", "fanout", "summary"):
         assert (tmp_path / f"{name}.md").read_text().startswith("# ")
+
+
+@pytest.mark.redis
+def test_the_viewer_memory_split_runs_and_finds_both_sides(
+    real_redis_url: str, tmp_path: Path
+) -> None:
+    """``bench.viewermemory`` (issue 16): a small crowd, split between uvicorn and us."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.viewermemory",
+            "--viewers",
+            "200",
+            "--out",
+            str(tmp_path),
+            "--redis-url",
+            real_redis_url,
+        ],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    found = json.loads((tmp_path / "viewermemory.json").read_text())
+    sides = found["kb_per_viewer_by_side"]
+    assert sides["uvicorn"] > 1 and sides["ours"] > 1  # each viewer costs both something
+    assert any(where.startswith("live/") for _, where, _ in found["largest_bytes_per_viewer"])
+    assert "Where an idle live viewer's memory goes" in (tmp_path / "viewermemory.md").read_text()
+
+
+def test_startup_leaves_no_context_variables_for_connections_to_copy() -> None:
+    """uvicorn copies the context the app was loaded in into every connection's; the content
+    checks and warm-up (which render templates) run in a context of their own."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import contextvars, learnsite.asgi; print(len(contextvars.copy_context()))",
+        ],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | {"DJANGO_SETTINGS_MODULE": "learnsite.settings"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "0"
