@@ -1,5 +1,8 @@
 """A small store of values kept per process: at most ``size``, each for ``ttl`` seconds at
-most, the least recently used going first; safe to share between threads."""
+most (None: as long as it is not pushed out), the least recently used going first; safe to
+share between threads. Every page-path keeper uses it: kept pages and their cut parts
+(``pagecache``), kept embed pieces (``lessons/settled.py``), question fragments
+(``quizzes/fragments.py``), a learner's progress (``progress/kept.py``)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ V = TypeVar("V")
 
 
 class Kept(Generic[V]):
-    def __init__(self, *, size: int, ttl: float) -> None:
-        if size < 1 or ttl <= 0:
+    def __init__(self, *, size: int, ttl: float | None = None) -> None:
+        if size < 1 or (ttl is not None and ttl <= 0):
             raise ValueError("a store keeps at least one value for some time")
         self.size = size
         self.ttl = ttl
@@ -27,7 +30,7 @@ class Kept(Generic[V]):
         now = time.monotonic()
         with self._lock:
             found = self._values.get(key)
-            if found is not None and now - found[0] < self.ttl:
+            if found is not None and (self.ttl is None or now - found[0] < self.ttl):
                 self._values.move_to_end(key)
                 return found[1]
         value = make()

@@ -15,9 +15,6 @@ holds (the lesson page's reader-dependent embeds and its practice set).
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from django.conf import settings
@@ -27,14 +24,14 @@ from django.utils.cache import patch_vary_headers
 
 from learnsite import broker
 from learnsite.context_processors import page_csrf_token
+from learnsite.kept import Kept
 
 CSRF_SLOT = "csrf-token-slot-5c1e0b7d"
 TTL_SECONDS = 30.0
 _KEPT_MAX = 512  # pages (16-80 KB each): lessons x read states, home pages by progress
 
-_lock = threading.Lock()
-_kept: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
-_cut: OrderedDict[tuple[str, tuple[str, ...]], Parts] = OrderedDict()  # kept pages, cut
+_kept: Kept[str] = Kept(size=_KEPT_MAX, ttl=TTL_SECONDS)
+_cut: Kept[Parts] = Kept(size=_KEPT_MAX)  # kept pages, cut at their markers
 
 
 def reads_as_nobody(request: HttpRequest) -> bool:
@@ -74,18 +71,7 @@ def rendered_once(key: Hashable, render: Callable[[dict[str, object]], str]) -> 
     # The layout says which Redis the site runs on (the embedded fallback's badge): a page
     # kept before that changed is not the page now.
     key = (key, broker.is_embedded(), broker.describe_url())
-    now = time.monotonic()
-    with _lock:
-        found = _kept.get(key)
-        if found is not None and now - found[0] < TTL_SECONDS:
-            _kept.move_to_end(key)
-            return found[1]
-    html = render({"csrf_token": CSRF_SLOT})
-    with _lock:
-        _kept[key] = (now, html)
-        while len(_kept) > _KEPT_MAX:
-            _kept.popitem(last=False)  # the least recently used
-    return html
+    return _kept.get_or_make(key, lambda: render({"csrf_token": CSRF_SLOT}))
 
 
 def page_for_nobody(
@@ -111,21 +97,9 @@ def page_for_nobody(
 def _cut_once(html: str, markers: tuple[str, ...]) -> Parts:
     """``split_at(html, markers)``, kept beside the page (the same string object is kept
     for its TTL, so its hash, and the look-up, are cheap)."""
-    key = (html, markers)
-    with _lock:
-        parts = _cut.get(key)
-        if parts is not None:
-            _cut.move_to_end(key)
-            return parts
-    parts = split_at(html, markers)
-    with _lock:
-        _cut[key] = parts
-        while len(_cut) > _KEPT_MAX:
-            _cut.popitem(last=False)
-    return parts
+    return _cut.get_or_make((html, markers), lambda: split_at(html, markers))
 
 
 def forget() -> None:
-    with _lock:
-        _kept.clear()
-        _cut.clear()
+    _kept.clear()
+    _cut.clear()

@@ -14,8 +14,6 @@ change under a running server, so nothing is kept.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
@@ -25,6 +23,7 @@ from django.template.loader import render_to_string
 
 from learnsite.content import embeds
 from learnsite.context_processors import page_csrf_token
+from learnsite.kept import Kept
 from learnsite.pagecache import CSRF_SLOT, Parts, joined, split_at
 from lessons.course import Lesson
 
@@ -51,8 +50,7 @@ class Settled:
 
 _kept: dict[tuple[str, str], Settled] = {}
 PIECES_MAX = 4096  # kept pieces of ``Embed.kept_by`` embeds (a few KB each)
-_pieces: OrderedDict[Hashable, str] = OrderedDict()
-_lock = threading.Lock()
+_pieces: Kept[str] = Kept(size=PIECES_MAX)
 
 
 def settled(lesson: Lesson) -> Settled:
@@ -72,23 +70,12 @@ def kept_piece(key: Hashable, render: Callable[[], str]) -> str:
     :data:`CSRF_SLOT` for its token), rendered once and kept, least recently used out."""
     if settings.CONTENT_AUTO_RELOAD:
         return render()
-    with _lock:
-        html = _pieces.get(key)
-        if html is not None:
-            _pieces.move_to_end(key)
-            return html
-    html = render()
-    with _lock:
-        _pieces[key] = html
-        while len(_pieces) > PIECES_MAX:
-            _pieces.popitem(last=False)
-    return html
+    return _pieces.get_or_make(key, render)
 
 
 def forget() -> None:
     _kept.clear()
-    with _lock:
-        _pieces.clear()
+    _pieces.clear()
 
 
 def _settle(lesson: Lesson) -> Settled:

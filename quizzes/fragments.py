@@ -17,13 +17,13 @@ least recently used first out.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
+from learnsite.kept import Kept
 from learnsite.pagecache import CSRF_SLOT
 from quizzes.loader import QuizBank, get_bank
 from quizzes.pages import QuestionView
@@ -32,8 +32,9 @@ TEMPLATE = "quizzes/_question_article.html"
 KEPT_MAX = 4096  # fragments (about 3 KB each)
 
 _lock = threading.Lock()
-_kept: OrderedDict[Hashable, str] = OrderedDict()
+_kept: Kept[str] = Kept(size=KEPT_MAX)
 _bank: list[QuizBank] = []  # the bank the kept fragments were rendered from
+_generation = [0]  # how many banks that has been
 
 
 def fragment_key(q: QuestionView, return_to: str) -> Hashable:
@@ -61,22 +62,16 @@ def _render(q: QuestionView, return_to: str) -> str:
 
 def _kept_html(q: QuestionView, return_to: str) -> str:
     bank = get_bank()
-    key = fragment_key(q, return_to)
     with _lock:
-        if not _bank or _bank[0] is not bank:
+        if not _bank or _bank[0] is not bank:  # a new bank: nothing kept is its fragment
             _kept.clear()
             _bank[:] = [bank]
-        html = _kept.get(key)
-        if html is not None:
-            _kept.move_to_end(key)
-            return html
-    html = _render(q, return_to)
-    with _lock:
-        if _bank and _bank[0] is bank:
-            _kept[key] = html
-            while len(_kept) > KEPT_MAX:
-                _kept.popitem(last=False)
-    return html
+            _generation[0] += 1
+        generation = _generation[0]
+    # The bank's generation in the key too: a fragment of the old bank, rendered while the
+    # new one came in, is never found for the new one.
+    key = (generation, fragment_key(q, return_to))
+    return _kept.get_or_make(key, lambda: _render(q, return_to))
 
 
 def question_html(q: QuestionView, *, return_to: str, csrf_token: str | None) -> SafeString:

@@ -49,3 +49,14 @@ def test_none_is_a_value_like_any_other() -> None:
 def test_a_store_that_could_keep_nothing_is_refused(size: int, ttl: float) -> None:
     with pytest.raises(ValueError):
         Kept(size=size, ttl=ttl)
+
+
+def test_without_a_ttl_a_value_stays_until_pushed_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(kept.time, "monotonic", lambda: now[0])
+    store: Kept[str] = Kept(size=1)
+    assert store.get_or_make("a", lambda: "first") == "first"
+    now[0] += 10**6
+    assert store.get_or_make("a", lambda: "second") == "first"
+    store.get_or_make("b", lambda: "other")
+    assert store.get_or_make("a", lambda: "third") == "third"
