@@ -24,16 +24,30 @@ class Kept(Generic[V]):
         self._lock = threading.Lock()
         self._values: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
 
-    def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
-        """The value kept for ``key``, or ``make()``'s, kept. ``make`` runs outside the lock:
-        two threads missing the same key at once both make it, and the later one is kept."""
+    def get_or_make(
+        self,
+        key: Hashable,
+        make: Callable[[], V],
+        *,
+        valid: Callable[[V], bool] | None = None,
+        keep: Callable[[V], bool] | None = None,
+    ) -> V:
+        """The value kept for ``key`` (if ``valid`` says it still is), or ``make()``'s, kept
+        in its place (unless ``keep`` says it is not worth it). ``make`` runs outside the
+        lock: two threads missing the same key at once both make it, the later one kept."""
         now = time.monotonic()
         with self._lock:
             found = self._values.get(key)
-            if found is not None and (self.ttl is None or now - found[0] < self.ttl):
+            if (
+                found is not None
+                and (self.ttl is None or now - found[0] < self.ttl)
+                and (valid is None or valid(found[1]))
+            ):
                 self._values.move_to_end(key)
                 return found[1]
         value = make()
+        if keep is not None and not keep(value):
+            return value
         with self._lock:
             self._values[key] = (now, value)
             self._values.move_to_end(key)

@@ -14,14 +14,17 @@ database, before and after its write. What is kept is shared
 by every request of the process: a read returns values no caller changes (tuples,
 frozen dataclasses) or fresh copies of model instances.
 
-Kept for ``TTL_SECONDS`` at most, ``SIZE`` reads (a few hundred bytes each) at most, the
-least recently used going first: a thousand fresh learners push out only each other.
+Kept for ``TTL_SECONDS`` at most, ``SIZE`` reads at most (a few hundred bytes each; one
+per learner and kind of read, the latest state's), the least recently used going first: a
+thousand fresh learners push out only each other, and a learner who writes a thousand times
+leaves one of each. A read that grows with a learner's history (their answers) is kept only
+while it is small (``MAX_ROWS``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import connection
 from django.http import HttpRequest
@@ -35,10 +38,11 @@ SIZE = 8192
 TTL_SECONDS = 60.0
 # The databases migration 0005 makes the triggers on; on another, nothing is kept.
 _TRIGGERED = ("sqlite", "postgresql")
+MAX_ROWS = 2000  # rows of a read kept at most (a learner's answers, for the review)
 _MARK = "_progress_kept_state"
 _WRITES = "_progress_writes"
 
-_kept: Kept[object] = Kept(size=SIZE, ttl=TTL_SECONDS)
+_kept: Kept[tuple[int, Any]] = Kept(size=SIZE, ttl=TTL_SECONDS)
 
 
 def mark(learner: Learner, *, request: HttpRequest) -> None:
@@ -59,14 +63,29 @@ def writes(request: HttpRequest, found: Learner | None) -> None:
         found.__dict__.pop(_MARK, None)
 
 
-def learner_kept(learner: Learner, name: str, args: Hashable, read: Callable[[], T]) -> T:
-    """``read()``, kept for ``learner`` in the state they were found in when marked (their
-    key is part of it: SQLite gives a rolled-back learner's id to the next one); for an
-    unmarked learner, read each time."""
+def learner_kept(
+    learner: Learner,
+    name: str,
+    args: Hashable,
+    read: Callable[[], T],
+    *,
+    keep: Callable[[T], bool] | None = None,
+) -> T:
+    """``read()``, kept for ``learner`` in the state they were found in when marked; for an
+    unmarked learner, read each time. One value per learner and read (``name``, ``args``):
+    a new state replaces the old one's. The learner's key is part of it (SQLite gives a
+    rolled-back learner's id to the next one). ``keep``: whether a value is small enough to
+    keep (a read that grows with the learner's history)."""
     state = learner.__dict__.get(_MARK)
     if state is None:
         return read()
-    return _kept.get_or_make((name, args, learner.pk, learner.key, state), read)  # type: ignore[return-value]
+    kept = _kept.get_or_make(
+        (name, args, learner.pk, learner.key),
+        lambda: (state, read()),
+        valid=lambda found: found[0] == state,
+        keep=None if keep is None else lambda made: keep(made[1]),
+    )
+    return kept[1]  # type: ignore[no-any-return]
 
 
 def forget() -> None:

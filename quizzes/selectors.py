@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from lessons.course import Course
 from progress.imports import Known, KnownQuestion
-from progress.kept import learner_kept
+from progress.kept import MAX_ROWS, learner_kept
 from progress.models import Answer, ExerciseAttempt, Learner, QuizAttempt
 from quizzes.loader import QuizBank
 from quizzes.parsing import Mistake, Question
@@ -116,6 +116,7 @@ def review_state(*, learner: Learner, bank: QuizBank, now: datetime | None = Non
             .order_by("answered_at", "pk")
             .values_list("question_id", "correct", "mistake_id", "answered_at")
         ),
+        keep=lambda made: len(made) <= MAX_ROWS,
     )
     for question_id, correct, mistake_id, answered_at in rows:
         events.append(AnswerEvent(question_id, correct, answered_at))

@@ -60,3 +60,19 @@ def test_without_a_ttl_a_value_stays_until_pushed_out(monkeypatch: pytest.Monkey
     assert store.get_or_make("a", lambda: "second") == "first"
     store.get_or_make("b", lambda: "other")
     assert store.get_or_make("a", lambda: "third") == "third"
+
+
+def test_a_value_no_longer_valid_is_made_again_in_its_place() -> None:
+    store: Kept[tuple[int, str]] = Kept(size=4)
+    assert store.get_or_make("k", lambda: (1, "one"), valid=lambda v: v[0] == 1) == (1, "one")
+    assert store.get_or_make("k", lambda: (2, "two"), valid=lambda v: v[0] == 2) == (2, "two")
+    assert len(store) == 1
+    assert store.get_or_make("k", lambda: (3, "x"), valid=lambda v: v[0] == 2) == (2, "two")
+
+
+def test_a_value_not_worth_keeping_is_given_but_not_kept() -> None:
+    store: Kept[str] = Kept(size=4)
+    assert store.get_or_make("k", lambda: "big", keep=lambda v: len(v) < 3) == "big"
+    assert len(store) == 0
+    assert store.get_or_make("k", lambda: "ok", keep=lambda v: len(v) < 3) == "ok"
+    assert store.get_or_make("k", lambda: "no") == "ok"

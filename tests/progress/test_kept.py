@@ -238,3 +238,34 @@ def test_a_thousand_fresh_learners_keep_no_more_than_the_store_holds(
         found = learner_find(request=request)
         assert found is not None and learner_reads(learner=found) == frozenset()
     assert len(kept._kept) == 50
+
+
+def test_a_learner_who_writes_a_thousand_times_leaves_one_read_kept() -> None:
+    learner = Learner.objects.create(key="k" * 16)
+    for n in range(100):
+        LessonRead.objects.create(learner=learner, lesson_slug=f"lesson-{n}")
+        assert len(learner_reads(learner=_found())) == n + 1
+    assert len(kept._kept) == 1  # each new state replaced the last one's
+
+
+def test_a_read_that_grows_with_the_history_is_kept_only_while_small(
+    monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
+) -> None:
+    from quizzes.loader import get_bank
+    from quizzes.selectors import review_state
+
+    monkeypatch.setattr("quizzes.selectors.MAX_ROWS", 2)
+    learner = Learner.objects.create(key="k" * 16)
+    attempt = _attempt(learner)
+    for n in range(3):
+        _answer(attempt, question=f"q{n}")
+    bank = get_bank()
+    found = _found()
+    review_state(learner=found, bank=bank)
+    with django_assert_num_queries(1):  # three answers: over the limit, read again
+        review_state(learner=found, bank=bank)
+    assert len(kept._kept) == 0
+    monkeypatch.setattr("quizzes.selectors.MAX_ROWS", 3)
+    review_state(learner=found, bank=bank)
+    with django_assert_num_queries(0):
+        review_state(learner=found, bank=bank)
