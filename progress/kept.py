@@ -3,7 +3,7 @@ the same (issue 16: a page with a session made five queries of it, most of its c
 
 ``Learner.state`` takes a new random value, in the same transaction, on every insert,
 update and delete of a row of the learner's progress: database triggers make it
-(migration ``progress/0005``), so no write path, bulk or by hand, can leave it behind. A
+(``progress/triggers.py``), so no write path, bulk or by hand, can leave it behind. A
 read kept under (learner, state) is therefore what the database holds for that state.
 
 Only a learner found for a safe request (GET, HEAD) is marked (:func:`mark`): pages only

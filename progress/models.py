@@ -7,6 +7,8 @@ moved no rows.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -40,6 +42,18 @@ class Learner(models.Model):
 
     def __str__(self) -> str:
         return self.user.get_username() if self.user else f"anonymous {self.key}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A save of a learner read earlier (the admin's form) writes every field but
+        ``state``: writing back the value it was read with would undo the moves the
+        triggers made since, and pages would show progress kept from before them."""
+        if not self._state.adding and kwargs.get("update_fields") is None and not args:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "state"
+            ]
+        super().save(*args, **kwargs)
 
 
 class LessonRead(models.Model):

@@ -230,7 +230,13 @@ def prediction_tries(*, request: HttpRequest) -> dict[str, list[PredictionAnswer
         learner,
         "prediction_tries",
         (),
-        lambda: tuple(learner.predictions.order_by("prediction_id", "try_number")),
+        # Not through learner.predictions, which would tie each kept row to this request's
+        # learner object.
+        lambda: tuple(
+            PredictionAnswer.objects.filter(learner_id=learner.pk).order_by(
+                "prediction_id", "try_number"
+            )
+        ),
     )
     tries: dict[str, list[PredictionAnswer]] = {}
     for row in rows:  # copies: a kept row is every request's

@@ -76,7 +76,13 @@ def learner_merge(*, request: HttpRequest, user: AbstractBaseUser) -> Learner | 
         else None
     )
     with transaction.atomic():
-        account = Learner.objects.select_for_update().filter(user_id=user.pk).first()
+        # Both learners' rows are locked first, in one order. Every write to a progress row
+        # locks its learner's row (the state triggers, migration 0005); a merge that locked
+        # the anonymous learner's attempts before its row would deadlock with an answer that
+        # holds the row and waits for its attempt.
+        wanted = Q(user_id=user.pk) | (Q(pk=anonymous.pk) if anonymous is not None else Q())
+        locked = list(Learner.objects.select_for_update().filter(wanted).order_by("pk"))
+        account = next((each for each in locked if each.user_id == user.pk), None)
         if anonymous is None:
             return account
         if account is None:

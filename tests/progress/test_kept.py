@@ -269,3 +269,112 @@ def test_a_read_that_grows_with_the_history_is_kept_only_while_small(
     review_state(learner=found, bank=bank)
     with django_assert_num_queries(0):
         review_state(learner=found, bank=bank)
+
+
+def test_a_full_save_of_a_learner_read_earlier_keeps_the_state_the_triggers_made() -> None:
+    """The admin saves the whole learner it loaded when its form was posted: a write
+    committed meanwhile moved the state, and the save must not put the old one back."""
+    learner = Learner.objects.create(key="k" * 16)
+    loaded = Learner.objects.get(pk=learner.pk)
+    LessonRead.objects.create(learner=learner, lesson_slug="intro")  # another request
+    moved = _state(learner)
+    loaded.key = "n" * 16  # what the form changed
+    loaded.save()
+    assert _state(learner) == moved
+    assert Learner.objects.get(pk=learner.pk).key == "n" * 16
+
+
+def test_kept_prediction_rows_are_tied_to_no_requests_learner() -> None:
+    learner = Learner.objects.create(key="k" * 16)
+    PredictionAnswer.objects.create(
+        learner=learner, prediction_id="p", lesson_slug="intro", answer="2", correct=False
+    )
+    first = _request(learner)
+    prediction_tries(request=first)
+    row = prediction_tries(request=_request(learner))["p"][0]
+    assert "learner" not in row._state.fields_cache  # loaded afresh if asked for
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_that_remakes_a_progress_table_on_sqlite_runs_and_keeps_the_triggers() -> None:
+    """SQLite remakes a table to change a column, and fails if a trigger names that table:
+    the triggers are dropped before this app's migrations and made again after."""
+    from django.db.migrations import Migration
+
+    from progress import triggers
+
+    if connection.vendor != "sqlite":
+        pytest.skip("not applicable: PostgreSQL alters tables in place, triggers and all")
+    with pytest.raises(Exception, match="no such table"), connection.schema_editor() as editor:
+        editor._remake_table(QuizAttempt)  # what AlterField on it does: refused with them
+    plan = [(Migration("0099_remake", "progress"), False)]
+    triggers.before_migrate(None, using="default", plan=plan)
+    with connection.schema_editor() as editor:
+        editor._remake_table(QuizAttempt)
+        editor._remake_table(Learner)
+    triggers.after_migrate(None, using="default")
+    test_every_progress_table_has_its_triggers()
+    learner = Learner.objects.create(key="k" * 16)
+    before = _state(learner)
+    _attempt(learner)
+    assert _state(learner) != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_log_in_beside_an_answer_of_the_same_learner_does_not_deadlock() -> None:
+    """PostgreSQL: an answer locks its learner's row (the trigger on its insert) and then its
+    attempt (the new score); the merge into an account moves that attempt and locks the
+    learner for its trigger. The merge locks both learners' rows first, so one waits for
+    the other instead of each for the other."""
+    import threading
+    import time
+
+    from django.contrib.auth.models import User
+    from django.db import OperationalError, connections
+
+    from progress import services
+    from quizzes.services import _attempt_rescore
+
+    if connection.vendor != "postgresql":
+        pytest.skip("not applicable: SQLite lets one writer in at a time")
+    user = User.objects.create_user("ada", password="x")
+    Learner.objects.create(key="b" * 16, user=user)
+    anonymous = Learner.objects.create(key="a" * 16)
+    attempt = _attempt(anonymous)
+    inserted, go = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def answer() -> None:
+        try:
+            with transaction.atomic():
+                _answer(attempt)  # its trigger locks the anonymous learner's row
+                inserted.set()
+                go.wait(5)
+                _attempt_rescore(attempt=attempt)  # then the attempt's
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def merge() -> None:
+        inserted.wait(5)
+        request: Any = RequestFactory().post("/")
+        request.session = {"learner_key": anonymous.key}
+        try:
+            services.learner_merge(request=request, user=user)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=answer), threading.Thread(target=merge)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)  # the merge waits on a learner's row by now
+    go.set()
+    for thread in threads:
+        thread.join(20)
+    assert not any(isinstance(e, OperationalError) for e in errors), errors
+    assert errors == []
+    account = Learner.objects.get(user=user)
+    assert Answer.objects.filter(attempt__learner=account).count() == 1
