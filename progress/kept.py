@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 SIZE = 8192
 TTL_SECONDS = 60.0
-# The databases migration 0005 makes the triggers on; on another, nothing is kept.
+# The databases progress/triggers.py makes the triggers on; on another, nothing is kept.
 _TRIGGERED = ("sqlite", "postgresql")
 MAX_ROWS = 2000  # rows of a read kept at most (a learner's answers, for the review)
 _MARK = "_progress_kept_state"

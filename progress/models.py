@@ -33,7 +33,7 @@ class Learner(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # A new random value on every write to this learner's progress, made by the database
-    # (triggers on each progress table, migration 0005), never by the app: what a page
+    # (triggers on each progress table, progress/triggers.py), never by the app: what a page
     # read of their progress is kept per process under it (``progress/kept.py``).
     state = models.BigIntegerField(default=0, editable=False)
 

@@ -77,7 +77,7 @@ def learner_merge(*, request: HttpRequest, user: AbstractBaseUser) -> Learner | 
     )
     with transaction.atomic():
         # Both learners' rows are locked first, in one order. Every write to a progress row
-        # locks its learner's row (the state triggers, migration 0005); a merge that locked
+        # locks its learner's row (the state triggers, progress/triggers.py); a merge that locked
         # the anonymous learner's attempts before its row would deadlock with an answer that
         # holds the row and waits for its attempt.
         wanted = Q(user_id=user.pk) | (Q(pk=anonymous.pk) if anonymous is not None else Q())
