@@ -17,13 +17,15 @@ view, a session save) runs on a thread started for that request, and a second th
 started to join it at the end: on a page that is a kept string this was two thirds of the
 request's CPU (``bench/results/pages.md``), and every request's database connection died
 with its thread. Here each request is lent one of ``settings.SYNC_THREADS`` long-lived
-single-thread executors (the one with the fewest requests on it): a request's sync work
+single-thread executors when its sync work first needs one (not stalled, then idle, then
+the fewest requests on it): a request's sync work
 still runs on one thread, in order, as Django expects; requests on different executors
 run side by side, as before; and a thread's database connection can outlive a request
 (``CONN_MAX_AGE``). A request that finds every one of them held by work that has run for
 ``SyncThreads.STALL_SECONDS`` (a Redis stall: a sync view's call waits out its 5 s
 timeout) gets a spare thread of its own instead, as Django would give it, a bounded
-number of them at once.
+number of them at once. A request cancelled while it runs cancels its own tasks before its
+context ends, and its thread is counted busy until the work queued there is done.
 
 **The bookends, where they are needed.** Waking a thread costs as much as serving a kept
 page, so ``request_started`` is sent on the loop, and a request that never goes to its
@@ -64,16 +66,22 @@ logger = logging.getLogger(__name__)
 
 
 class SyncThreads:
-    """``size`` single-thread executors, lent one per request, the least busy first, and a
-    thread of its own for a request that finds every one of them held by work that has run
-    for ``STALL_SECONDS`` or more (a Redis or database call waiting for its timeout), at
-    most ``spare`` such threads at once: a stall of what a few pages wait for never stalls
-    every page behind it, and a flood of such pages never starts threads without end.
+    """``size`` single-thread executors, one lent to each request when its sync work first
+    needs a thread, and a thread of its own for a request that then finds every one of them
+    held by work that has run for ``STALL_SECONDS`` or more (a Redis or database call
+    waiting for its timeout), at most ``spare`` such threads at once: a stall of what a few
+    pages wait for never stalls every page behind it, and a flood of such pages never
+    starts threads without end.
 
-    Lending and giving back happen on the event loop's thread, but a test or a second
-    loop may share the pool, so the counts are kept under a lock."""
+    An executor is counted busy from the moment it is lent until it has run the request's
+    last job (its closers), however the request ended: a request cancelled while its view
+    still runs leaves that executor counted until the view is done. The choice: not
+    stalled, then idle, then the fewest requests. Lending and giving back happen on the
+    event loop's thread, but a test or a second loop may share the pool, so the counts are
+    kept under a lock."""
 
     STALL_SECONDS = 0.5
+    WARN_EVERY_SECONDS = 60.0
 
     def __init__(self, size: int, *, spare: int | None = None) -> None:
         self.executors = [
@@ -83,19 +91,23 @@ class SyncThreads:
         self.busy = [0] * len(self.executors)
         # When the work running on each executor started (None: idle), set on that thread.
         self.running_since: list[float | None] = [None] * len(self.executors)
-        self.spare = 4 * len(self.executors) if spare is None else spare
+        # As many spares as pooled threads: twice SYNC_THREADS at most run at once, within
+        # the database pool's DB_POOL_MAX (20) at the defaults.
+        self.spare = len(self.executors) if spare is None else spare
         self.spares_out = 0
+        self._warned = -self.WARN_EVERY_SECONDS
         self._lock = threading.Lock()
 
     def lend(self) -> int:
         """The index of the executor to use; ``-1``: every one is stalled, so use a spare
-        (:meth:`spare_thread`), which ``give_back(-1)`` then counts back in."""
+        thread of its own, which ``give_back(-1)`` then counts back in."""
         now = time.monotonic()
         with self._lock:
             stalled = [self._stalled(n, now) for n in range(len(self.busy))]
             if all(stalled) and self.spares_out < self.spare:
                 self.spares_out += 1
-                if self.spares_out == 1:
+                if now - self._warned >= self.WARN_EVERY_SECONDS:
+                    self._warned = now
                     logger.warning(
                         "every one of the %d sync threads is held by work running for %.1f s "
                         "or more: requests get a spare thread (at most %d at once)",
@@ -104,7 +116,10 @@ class SyncThreads:
                         self.spare,
                     )
                 return -1
-            index = min(range(len(self.busy)), key=lambda n: (stalled[n], self.busy[n]))
+            index = min(
+                range(len(self.busy)),
+                key=lambda n: (stalled[n], self.running_since[n] is not None, self.busy[n]),
+            )
             self.busy[index] += 1
             return index
 
@@ -141,15 +156,12 @@ class CycleFreeASGIHandler(ASGIHandler):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        pool = self.sync_threads
-        index = pool.lend()
-        lent = LentThread(pool, index)
+        lent = LentThread(self.sync_threads)
         try:
             async with ThreadSensitiveContext(executor=lent):
                 await self._handle(scope, receive, send, lent)
         finally:
-            pool.give_back(index)
-            lent.spare_done()
+            lent.done()
 
     async def _handle(self, scope: Any, receive: Any, send: Any, lent: LentThread) -> None:
         """``ASGIHandler.handle`` with the bookends where they are needed (see above)."""
@@ -178,7 +190,17 @@ class CycleFreeASGIHandler(ASGIHandler):
             asyncio.create_task(self.listen_for_disconnect(receive)),
             asyncio.create_task(process_request(request, send)),
         ]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            # Cancelled (the server shutting down, a timeout around the app): asyncio.wait
+            # leaves its tasks running, and they must not outlive the request's context.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            _close(lent, functools.partial(signals.request_finished.send, sender=self.__class__))
+            body_file.close()
+            raise
         for task in tasks:
             if task.done():
                 try:
@@ -186,6 +208,9 @@ class CycleFreeASGIHandler(ASGIHandler):
                 except RequestAborted:
                     pass
                 except AssertionError:
+                    for other in tasks:
+                        other.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
                     body_file.close()
                     raise
             else:
@@ -208,36 +233,51 @@ class CycleFreeASGIHandler(ASGIHandler):
 
 
 class LentThread(Executor):
-    """One request's use of its lent thread (``index`` in ``pool``, or ``-1``: a spare
-    thread of its own, started on first use). Its first sync work is preceded there by the
-    check ``request_started`` makes of that thread's database connection."""
+    """One request's use of a sync thread: lent from ``pool`` on its first sync work (an
+    async view that never needs one takes none), a pooled one or a spare of its own (``index``
+    -1, started then). That first work is preceded there by the check ``request_started``
+    makes of the thread's database connection; everything queued on a pooled thread is
+    timed (``SyncThreads.run``), so work that blocks there counts as a stall."""
 
-    def __init__(self, pool: SyncThreads, index: int) -> None:
+    def __init__(self, pool: SyncThreads) -> None:
         self.pool = pool
-        self.index = index
-        self.thread = (
-            pool.executors[index]
-            if index >= 0
-            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="django-sync-spare")
-        )
-        self.used = False
+        self.index: int | None = None
+        self.thread: ThreadPoolExecutor | None = None
+
+    @property
+    def used(self) -> bool:
+        return self.thread is not None
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        if not self.used:
-            self.used = True
-            self.thread.submit(_logged, _thread_started)
+        if self.thread is None:
+            self.index = self.pool.lend()
+            self.thread = (
+                self.pool.executors[self.index]
+                if self.index >= 0
+                else ThreadPoolExecutor(max_workers=1, thread_name_prefix="django-sync-spare")
+            )
+            self.queue(_logged, _thread_started)
+        return self.queue(functools.partial(fn, **kwargs) if kwargs else fn, *args)
+
+    def queue(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
+        """``work(*args)`` on the lent thread (which :meth:`submit` has lent)."""
+        assert self.thread is not None and self.index is not None
         if self.index < 0:
-            return self.thread.submit(fn, *args, **kwargs)
-        work = functools.partial(fn, **kwargs) if kwargs else fn
+            return self.thread.submit(work, *args)
         return self.thread.submit(self.pool.run, self.index, work, *args)
 
-    def spare_done(self) -> None:
-        """A spare thread ends once what was queued on it (the response's closers) has run,
-        closing its database connections first: nothing else would."""
+    def done(self) -> None:
+        """The request is over: the thread is given back once it has run what was queued
+        for it (its closers, or a view still running for a request that was cancelled). A
+        spare ends then, its database connections closed first: nothing else would."""
+        if self.thread is None or self.index is None:
+            return
         if self.index < 0:
-            if self.used:
-                self.thread.submit(_logged, db.connections.close_all)
+            self.thread.submit(_logged, db.connections.close_all)
+            self.thread.submit(self.pool.give_back, -1)
             self.thread.shutdown(wait=False)
+        else:
+            self.thread.submit(self.pool.give_back, self.index)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         pass  # the pool's thread outlives the request
@@ -265,7 +305,7 @@ def _close(lent: LentThread, close: Callable[[], Any]) -> None:
         _logged(close)
         return
     context = contextvars.copy_context()
-    lent.thread.submit(_logged, context.run, close)
+    lent.queue(_logged, context.run, close)
 
 
 def _logged(work: Callable[..., Any], *args: Any) -> None:

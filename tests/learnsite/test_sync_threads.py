@@ -48,6 +48,13 @@ def waits(request: HttpRequest) -> HttpResponse:
     return HttpResponse("opened" if gate.wait(20) else "never opened")
 
 
+async def async_waits(request: HttpRequest) -> HttpResponse:
+    # An async view in flight until the gate opens: it needs no thread all the while.
+    while not gate.is_set():
+        await asyncio.sleep(0.01)
+    return HttpResponse("opened")
+
+
 def thread_name(request: HttpRequest) -> HttpResponse:
     return HttpResponse(threading.current_thread().name)
 
@@ -72,6 +79,7 @@ urlpatterns = [
     path("waits/", waits),
     path("opens/", opens),
     path("thread-name/", thread_name),
+    path("async-waits/", async_waits),
     path("database/", database),
 ]
 
@@ -249,23 +257,62 @@ def test_sync_threads_must_be_at_least_one(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_a_request_cancelled_mid_view_gives_its_thread_back(handler: Any) -> None:
     """A request whose task is cancelled while its sync view holds the thread (the server
-    shutting down, a client gone) still gives its thread back: the next request is lent the
-    least busy one, not one counted busy for ever."""
+    shutting down, a timeout around the app): its tasks end with it (none is left to touch
+    the request's context after it), request_finished is still sent, and the thread is
+    counted busy until the view, still running there, is done; then it is given back."""
     serve = handler(2)
+    finished: list[int] = []
 
-    async def cancel_one() -> None:
+    def on_finished(sender: Any, **kwargs: Any) -> None:
+        finished.append(threading.get_ident())
+
+    signals.request_finished.connect(on_finished)
+
+    async def cancel_one() -> list[asyncio.Task[Any]]:
         waiting = asyncio.create_task(_get(serve, "/waits/"))
         while sum(serve.sync_threads.busy) == 0:
             await asyncio.sleep(0.01)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
+        await asyncio.sleep(0.05)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
-    asyncio.run(cancel_one())
-    assert serve.sync_threads.busy == [0, 0]
-    gate.set()  # the view itself runs to its end on its thread
+    try:
+        left = asyncio.run(cancel_one())
+        assert left == []  # the view's task and the disconnect watch ended with it
+        assert serve.sync_threads.busy == [1, 0]  # the view still holds its thread
+        gate.set()  # the view itself runs to its end on its thread
+        serve.sync_threads.wait_idle()
+        assert serve.sync_threads.busy == [0, 0]
+        assert len(finished) == 1  # request_finished, queued behind the view
+        assert asyncio.run(_get(serve, "/where/"))[0] == 200
+        serve.sync_threads.wait_idle()
+        assert serve.sync_threads.busy == [0, 0]
+    finally:
+        signals.request_finished.disconnect(on_finished)
+
+
+def test_a_request_is_lent_a_thread_only_when_its_sync_work_starts(handler: Any) -> None:
+    """An async view takes no thread; a sync request goes to an idle thread, not to one
+    running another request's view, whatever the count of requests that arrived."""
+    serve = handler(2)
+
+    async def both() -> tuple[tuple[int, bytes], tuple[int, bytes]]:
+        in_flight = asyncio.create_task(_get(serve, "/async-waits/"))
+        waiting = asyncio.create_task(_get(serve, "/waits/"))
+        while not any(since is not None for since in serve.sync_threads.running_since):
+            await asyncio.sleep(0.01)
+        assert serve.sync_threads.busy.count(1) == 1  # only the waiting view holds one
+        named = await asyncio.wait_for(_get(serve, "/thread-name/"), 5)  # not behind it
+        gate.set()
+        await waiting
+        return await in_flight, named
+
+    async_view, named = asyncio.run(both())
+    assert async_view[0] == 200 and named[0] == 200
+    assert named[1].startswith(b"django-sync-")
     serve.sync_threads.wait_idle()
-    assert asyncio.run(_get(serve, "/where/"))[0] == 200
     assert serve.sync_threads.busy == [0, 0]
 
 
