@@ -28,6 +28,7 @@ from tests.support.asgi import asgi_get
 seen: list[tuple[str, int]] = []  # (what, thread ident), in the order it happened
 gate = threading.Event()
 entered = threading.Event()  # a /waits/ view has started
+views_in: list[int] = []  # one per /waits/ view started
 
 
 def where(request: HttpRequest) -> HttpResponse:
@@ -47,6 +48,7 @@ async def async_where(request: HttpRequest) -> HttpResponse:
 def waits(request: HttpRequest) -> HttpResponse:
     # Holds its thread until another request (on another thread) opens the gate.
     entered.set()
+    views_in.append(threading.get_ident())
     return HttpResponse("opened" if gate.wait(20) else "never opened")
 
 
@@ -100,6 +102,7 @@ def handler(settings: Any) -> Any:
     seen.clear()
     gate.clear()
     entered.clear()
+    views_in.clear()
     signals.request_started.connect(_started)
     made: list[CycleFreeASGIHandler] = []
 
@@ -333,7 +336,7 @@ def test_a_request_finding_every_thread_stalled_gets_a_spare_one(
 
     async def stalled() -> tuple[tuple[int, bytes], list[tuple[int, bytes]]]:
         waiting = [asyncio.create_task(_get(serve, "/waits/")) for _ in range(2)]
-        while any(since is None for since in serve.sync_threads.running_since):
+        while len(views_in) < 2:  # both views hold their threads
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.1)  # both have now run for longer than STALL_SECONDS
         spare = await asyncio.wait_for(_get(serve, "/thread-name/"), 5)
@@ -365,8 +368,10 @@ def test_spare_threads_are_bounded(handler: Any, monkeypatch: pytest.MonkeyPatch
 
     async def flood() -> list[tuple[int, bytes]]:
         tasks = []
-        for _ in range(6):
+        for n in range(6):
             tasks.append(asyncio.create_task(_get(serve, "/waits/")))
+            while n < 3 and len(views_in) <= n:  # the pooled thread and two spares
+                await asyncio.sleep(0.01)
             await asyncio.sleep(0.1)  # each one found stalled by the next
         assert serve.sync_threads.spares_out == 2
         spares = [t for t in threading.enumerate() if t.name.startswith("django-sync-spare")]
