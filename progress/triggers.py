@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 LEARNER = "quizzes_learner"
@@ -123,8 +124,6 @@ def drop(connection: BaseDatabaseWrapper) -> None:
 
 def before_migrate(sender: Any, *, using: str, plan: Any = None, **kwargs: Any) -> None:
     """``pre_migrate``: on SQLite, out of the way of any migration of this app."""
-    from django.db import connections
-
     connection = connections[using]
     if connection.vendor == "sqlite" and any(
         migration.app_label == "progress" for migration, _ in (plan or ())
@@ -134,6 +133,4 @@ def before_migrate(sender: Any, *, using: str, plan: Any = None, **kwargs: Any) 
 
 def after_migrate(sender: Any, *, using: str, **kwargs: Any) -> None:
     """``post_migrate``: made (again) wherever they are missing."""
-    from django.db import connections
-
     ensure(connections[using])
